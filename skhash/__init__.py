@@ -1,0 +1,10 @@
+"""skhash: learning to hash as scikit-learn estimators, and fast Hamming-space search."""
+
+from .codes import pack_codes, unpack_codes
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "pack_codes",
+    "unpack_codes",
+]

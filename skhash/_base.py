@@ -1,0 +1,162 @@
+"""BaseHasher: the parameters, transform/encode/score and feature names every hasher shares."""
+
+import contextlib
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .codes import pack_codes
+
+__all__ = ["BaseHasher", "rollback_on_error"]
+
+
+@contextlib.contextmanager
+def rollback_on_error(estimator):
+    """Restore ``estimator.__dict__`` if the body raises, so no half-fit survives.
+
+    Every hasher wraps the body of ``fit`` in this: a fit that fails part-way (bad
+    labels found late, a solver error, KeyboardInterrupt) leaves the estimator exactly
+    as it was before the call, fitted or not.
+    """
+    saved = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        raise
+
+
+class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class for all hashers: real-valued hash functions, then the sign.
+
+    Subclasses implement ``fit`` (setting ``n_features_in_`` through
+    ``validate_data`` and every fitted attribute) and ``_decision_function(X)``,
+    which maps validated features to real-valued outputs of shape
+    (n_samples, n_bits). This class derives everything else from it:
+
+    - ``decision_function(X)``: the real-valued outputs f(x), before the sign;
+    - ``transform(X)``: codes in {-1, +1}, dtype int8 (sign with sign(0) = +1);
+    - ``encode(X)``: the same codes packed to bytes (:func:`skhash.codes.pack_codes`);
+    - ``score(X, y)``: leave-one-out retrieval mAP of the codes of ``X`` with
+      relevance "shares a label", so that ``GridSearchCV`` needs no scorer;
+    - ``get_feature_names_out()``: ``<classname>0 .. <classname>{n_bits-1}``.
+    """
+
+    _parameter_constraints: dict = {
+        "n_bits": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    #: Whether ``fit`` needs ``y`` (or pairs); supervised subclasses set True.
+    _supervised = False
+
+    def __init__(self, n_bits=32, *, random_state=None, verbose=0):
+        self.n_bits = n_bits
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self._supervised
+        # Codes are int8 whatever the input dtype.
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    def _check_n_bits(self, limit, reason):
+        """Raise if ``n_bits`` exceeds a method-specific ``limit``."""
+        if self.n_bits > limit:
+            raise ValueError(
+                f"n_bits must be <= {limit} for {type(self).__name__} ({reason}); got "
+                f"n_bits={self.n_bits}."
+            )
+
+    def _set_n_features_out(self):
+        self._n_features_out = self.n_bits
+
+    def _validate_for_predict(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+
+    def _decision_function(self, X):
+        raise NotImplementedError
+
+    def decision_function(self, X):
+        """Real-valued hash function outputs, before taking the sign.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        F : ndarray of shape (n_samples, n_bits), dtype float
+            ``transform(X)`` is ``where(F >= 0, 1, -1)``.
+        """
+        X = self._validate_for_predict(X)
+        return np.asarray(self._decision_function(X))
+
+    def transform(self, X):
+        """Binary codes of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_bits), dtype int8
+            Values in {-1, +1}; an output of exactly 0 maps to +1.
+        """
+        F = self.decision_function(X)
+        return np.where(F >= 0, 1, -1).astype(np.int8)
+
+    def encode(self, X):
+        """Binary codes of ``X``, bit-packed for storage and search.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        packed : ndarray of shape (n_samples, ceil(n_bits / 8)), dtype uint8
+            Bit set where ``transform(X)`` is +1, in :func:`numpy.packbits` order;
+            ready for ``HammingNeighbors(packed=True)``.
+        """
+        return pack_codes(self.transform(X))
+
+    def score(self, X, y, sample_weight=None):
+        """Leave-one-out retrieval mAP of the codes of ``X``.
+
+        Every sample of ``X`` queries all the others, ranked by Hamming distance
+        (ties by index); a retrieved sample is relevant when it shares a label with
+        the query. See :func:`skhash.metrics.mean_average_precision`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels or a multi-label indicator matrix.
+        sample_weight : None
+            Not supported; present for API compatibility.
+
+        Returns
+        -------
+        score : float
+            mAP over all queries, in [0, 1].
+        """
+        from .metrics import mean_average_precision
+
+        if sample_weight is not None:
+            raise ValueError("score does not support sample_weight; pass None.")
+        codes = self.transform(X)
+        return mean_average_precision(codes, y)

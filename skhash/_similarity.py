@@ -1,0 +1,334 @@
+"""Supervision for hashers: labels or pairs turned into pairwise similarity, sparsely."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_random_state
+
+__all__ = [
+    "Supervision",
+    "check_labels",
+    "check_pairs",
+    "check_supervision",
+    "label_similarity",
+    "pairs_to_csr",
+]
+
+_KINDS = ("binary", "jaccard", "cosine")
+
+
+def check_labels(y, n_samples=None):
+    """Validate class labels or a multi-label indicator matrix.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, n_labels), or sparse
+        1-D class labels (any hashable values), or a 0/1 indicator matrix.
+    n_samples : int, default=None
+        Expected number of rows.
+
+    Returns
+    -------
+    Y : scipy.sparse.csr_matrix of shape (n_samples, n_labels), dtype float64
+        0/1 indicator matrix.
+    classes : ndarray
+        The class values (1-D input) or the column indices (indicator input).
+    multilabel : bool
+        Whether ``y`` was an indicator matrix.
+    """
+    if y is None:
+        raise ValueError("labels y are required for supervised hashing; got y=None.")
+    if sp.issparse(y):
+        Y = sp.csr_matrix(y, dtype=np.float64)
+        multilabel = True
+    else:
+        arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr.ravel()
+        if arr.ndim == 1:
+            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                raise ValueError("labels y contain NaN or infinity.")
+            classes, inverse = np.unique(arr, return_inverse=True)
+            n = arr.shape[0]
+            Y = sp.csr_matrix(
+                (np.ones(n), (np.arange(n), inverse.ravel())), shape=(n, len(classes))
+            )
+            multilabel = False
+        elif arr.ndim == 2:
+            if arr.dtype.kind not in "biuf":
+                raise ValueError(
+                    f"a 2-D y must be a numeric 0/1 indicator matrix; got dtype {arr.dtype}."
+                )
+            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                raise ValueError("label indicator matrix y contains NaN or infinity.")
+            Y = sp.csr_matrix(arr.astype(np.float64))
+            multilabel = True
+        else:
+            raise ValueError(
+                f"y must be 1-D class labels or a 2-D indicator matrix; got shape {arr.shape}."
+            )
+    if multilabel:
+        Y.eliminate_zeros()
+        if Y.nnz and not np.all(Y.data == 1):
+            bad = Y.data[Y.data != 1][0]
+            raise ValueError(
+                f"a 2-D y must be a 0/1 label indicator matrix; found the value {bad!r}."
+            )
+        classes = np.arange(Y.shape[1])
+    if n_samples is not None and Y.shape[0] != n_samples:
+        raise ValueError(
+            f"y has {Y.shape[0]} rows but X has {n_samples} samples; they must match."
+        )
+    return Y, classes, multilabel
+
+
+def label_similarity(Ya, Yb, kind="binary"):
+    """Dense similarity block between two sets of label indicator rows.
+
+    Parameters
+    ----------
+    Ya, Yb : sparse or dense indicator matrices with the same number of columns
+    kind : {"binary", "jaccard", "cosine"}
+        ``"binary"``: 1 when the samples share a label, else 0. ``"jaccard"``:
+        |y_i ∩ y_j| / |y_i ∪ y_j|. ``"cosine"``: y_i·y_j / (|y_i| |y_j|).
+
+    Returns
+    -------
+    S : ndarray of shape (len(Ya), len(Yb)), dtype float64, values in [0, 1]
+    """
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {_KINDS}; got kind={kind!r}.")
+    inter = Ya @ Yb.T
+    inter = inter.toarray() if sp.issparse(inter) else np.asarray(inter, dtype=np.float64)
+    if kind == "binary":
+        return (inter > 0).astype(np.float64)
+    na = np.asarray(Ya.sum(axis=1)).ravel()
+    nb = np.asarray(Yb.sum(axis=1)).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "jaccard":
+            denom = na[:, None] + nb[None, :] - inter
+        else:
+            denom = np.sqrt(na[:, None] * nb[None, :])
+        S = np.where(denom > 0, inter / np.where(denom > 0, denom, 1.0), 0.0)
+    return S
+
+
+def check_pairs(pairs, n_samples):
+    """Validate pairwise supervision.
+
+    Parameters
+    ----------
+    pairs : array-like of shape (n_pairs, 3) or sparse matrix of shape (n, n)
+        Rows ``(i, j, s)`` with integer sample indices ``i, j`` in ``[0, n_samples)``
+        and similarity ``s`` in [0, 1] (1 similar, 0 dissimilar, values between are
+        continuous similarity). A sparse matrix lists one pair per stored entry, so
+        a dissimilar pair is an explicitly stored zero.
+    n_samples : int
+
+    Returns
+    -------
+    i, j : ndarray of int64
+    s : ndarray of float64
+    """
+    if sp.issparse(pairs):
+        if pairs.shape != (n_samples, n_samples):
+            raise ValueError(
+                f"a sparse similarity matrix must have shape ({n_samples}, {n_samples}) "
+                f"to match X; got {pairs.shape}."
+            )
+        coo = sp.coo_matrix(pairs)
+        i, j, s = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
+        s = np.asarray(s, dtype=np.float64)
+    else:
+        arr = np.asarray(pairs, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != 3:
+            raise ValueError(
+                f"pairs must have shape (n_pairs, 3) with rows (i, j, s); got shape "
+                f"{arr.shape}."
+            )
+        if not np.isfinite(arr).all():
+            raise ValueError("pairs contain NaN or infinity.")
+        ij = arr[:, :2]
+        if not np.all(ij == np.round(ij)):
+            raise ValueError("pair indices i and j must be integers.")
+        i, j, s = ij[:, 0].astype(np.int64), ij[:, 1].astype(np.int64), arr[:, 2]
+    if len(s) == 0:
+        raise ValueError("pairs is empty; at least one labelled pair is required.")
+    for name, idx in (("i", i), ("j", j)):
+        if idx.min() < 0 or idx.max() >= n_samples:
+            bad = idx[(idx < 0) | (idx >= n_samples)][0]
+            raise ValueError(
+                f"pair index {name}={bad} is out of range for X with {n_samples} "
+                f"samples (expected 0 <= {name} < {n_samples})."
+            )
+    if not np.isfinite(s).all() or s.min() < 0 or s.max() > 1:
+        bad = s[~((s >= 0) & (s <= 1))][0]
+        raise ValueError(
+            f"pair similarity s must lie in [0, 1] (1 similar, 0 dissimilar); got {bad}."
+        )
+    keep = i != j
+    return i[keep], j[keep], s[keep]
+
+
+def pairs_to_csr(i, j, s, n_samples, *, symmetric=True):
+    """Sparse (n, n) matrix of labelled pairs; explicit zeros are kept.
+
+    With ``symmetric=True`` the pair (j, i) is added for every (i, j); where both were
+    given, their mean is used. Duplicates are averaged.
+    """
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    s = np.asarray(s, dtype=np.float64)
+    if symmetric:
+        i, j, s = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([s, s])
+    key = i * n_samples + j
+    uniq, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
+    vals = np.bincount(inv, weights=s) / counts
+    rows, cols = np.divmod(uniq, n_samples)
+    # Store s + 1 so explicit zeros survive sparse arithmetic, then shift back.
+    M = sp.csr_matrix((vals + 1.0, (rows, cols)), shape=(n_samples, n_samples))
+    M.data -= 1.0
+    return M
+
+
+@dataclass
+class Supervision:
+    """Pairwise supervision over a training set of ``n_samples`` samples.
+
+    Exactly one of ``labels`` (an indicator matrix) and ``pairs`` (a sparse matrix
+    whose stored entries are the labelled pairs) is set.
+    """
+
+    n_samples: int
+    labels: sp.csr_matrix | None = None
+    pairs: sp.csr_matrix | None = None
+    multilabel: bool = False
+    kind: str = "binary"
+
+    @property
+    def from_labels(self):
+        """Whether the supervision comes from labels (every pair is known)."""
+        return self.labels is not None
+
+    def block(self, rows, cols=None):
+        """Similarity block between samples ``rows`` and ``cols``.
+
+        Returns
+        -------
+        S : ndarray of shape (len(rows), len(cols)), float64 in [0, 1]
+        known : ndarray of bool of the same shape, or None when every pair is known
+            (label supervision). With pair supervision only the given pairs are known.
+        """
+        rows = np.asarray(rows)
+        cols = rows if cols is None else np.asarray(cols)
+        if self.labels is not None:
+            return label_similarity(self.labels[rows], self.labels[cols], self.kind), None
+        sub = self.pairs[rows][:, cols]
+        known = np.zeros(sub.shape, dtype=bool)
+        S = np.zeros(sub.shape, dtype=np.float64)
+        coo = sub.tocoo()
+        known[coo.row, coo.col] = True
+        S[coo.row, coo.col] = coo.data
+        return S, known
+
+    def sample_pairs(self, n_pairs_per_sample=None, random_state=None):
+        """Labelled pairs as arrays ``(i, j, s)`` with ``i != j``.
+
+        With label supervision, each sample is paired with ``n_pairs_per_sample``
+        others drawn uniformly without replacement (all others when None). With pair
+        supervision, the given pairs are returned (subsampled per sample when
+        ``n_pairs_per_sample`` is smaller than a sample's number of pairs).
+        Memory is O(n_samples * n_pairs_per_sample), never a dense n x n matrix
+        unless all pairs were asked for.
+        """
+        rng = check_random_state(random_state)
+        n = self.n_samples
+        if self.labels is None:
+            coo = self.pairs.tocoo()
+            i, j, s = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
+            if n_pairs_per_sample is not None:
+                order = rng.permutation(len(i))
+                i, j, s = i[order], j[order], s[order]
+                stable = np.argsort(i, kind="stable")
+                i, j, s = i[stable], j[stable], s[stable]
+                rank = np.arange(len(i)) - np.searchsorted(i, i)
+                keep = rank < n_pairs_per_sample
+                i, j, s = i[keep], j[keep], s[keep]
+            return i, j, s
+        if n_pairs_per_sample is None or n_pairs_per_sample >= n - 1:
+            i, j = np.nonzero(~np.eye(n, dtype=bool))
+        else:
+            m = int(n_pairs_per_sample)
+            # Draw m distinct partners among the n - 1 others: sample from [0, n-1)
+            # and shift values >= i by one to skip the sample itself.
+            j = np.empty((n, m), dtype=np.int64)
+            for r in range(n):
+                j[r] = rng.choice(n - 1, size=m, replace=False)
+            i = np.repeat(np.arange(n), m)
+            j = j.ravel()
+            j = j + (j >= i)
+        s = np.asarray(
+            self.labels[i].multiply(self.labels[j]).sum(axis=1), dtype=np.float64
+        ).ravel()
+        if self.kind == "binary":
+            s = (s > 0).astype(np.float64)
+        else:
+            ni = np.asarray(self.labels[i].sum(axis=1)).ravel()
+            nj = np.asarray(self.labels[j].sum(axis=1)).ravel()
+            denom = ni + nj - s if self.kind == "jaccard" else np.sqrt(ni * nj)
+            s = np.where(denom > 0, s / np.where(denom > 0, denom, 1.0), 0.0)
+        return i.astype(np.int64), j.astype(np.int64), s
+
+
+def check_supervision(y=None, pairs=None, n_samples=None, *, kind="binary"):
+    """Turn ``y`` or ``pairs`` into a :class:`Supervision` and check it can teach.
+
+    Raises a ``ValueError`` when neither or both are given, when the labels put every
+    sample in one class (no dissimilar pair exists), or when no two samples share a
+    label (no similar pair exists).
+    """
+    if kind not in _KINDS:
+        raise ValueError(f"similarity must be one of {_KINDS}; got {kind!r}.")
+    if y is not None and pairs is not None:
+        raise ValueError("pass either labels y or pairs, not both.")
+    if y is None and pairs is None:
+        raise ValueError(
+            "this hasher is supervised: pass class labels y, a label indicator matrix, "
+            "or pairwise supervision pairs=."
+        )
+    if y is not None:
+        Y, _, multilabel = check_labels(y, n_samples)
+        counts = np.asarray(Y.sum(axis=0)).ravel()
+        row_sets = Y.getnnz(axis=1)
+        if not multilabel and (counts > 0).sum() < 2:
+            raise ValueError(
+                "y has a single class: every pair of samples is similar, so there is "
+                "nothing to separate. At least 2 classes are required."
+            )
+        if multilabel:
+            # Dissimilar pairs exist unless one label is shared by every sample.
+            if (counts == Y.shape[0]).any():
+                raise ValueError(
+                    "a label is shared by every sample, so no pair of samples is "
+                    "dissimilar; hashing needs dissimilar pairs."
+                )
+        if counts.max() < 2:
+            raise ValueError(
+                "no two samples share a label, so there are no similar pairs to learn "
+                "from."
+            )
+        if multilabel and (row_sets == 0).all():
+            raise ValueError("the label indicator matrix y has no positive entry.")
+        return Supervision(n_samples=Y.shape[0], labels=Y, multilabel=multilabel, kind=kind)
+    i, j, s = check_pairs(pairs, n_samples)
+    if not (s > 0).any():
+        raise ValueError("pairs contain no similar pair (s > 0); at least one is required.")
+    if not (s == 0).any() and not (s < 1).any():
+        raise ValueError(
+            "pairs contain no dissimilar pair (s = 0); at least one is required."
+        )
+    return Supervision(
+        n_samples=n_samples, pairs=pairs_to_csr(i, j, s, n_samples), kind=kind
+    )
+

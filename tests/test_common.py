@@ -1,0 +1,33 @@
+"""scikit-learn's estimator checks over every public estimator of skhash."""
+
+import inspect
+
+from sklearn.base import BaseEstimator
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import skhash
+
+# Parameters that keep the checks fast (few epochs, few rounds); everything else is
+# the estimator's default. An estimator not listed here is checked with its defaults.
+FAST_PARAMS = {}
+
+
+def _public_estimators():
+    for name in sorted(skhash.__all__):
+        obj = getattr(skhash, name)
+        if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+            yield obj(**FAST_PARAMS.get(name, {}))
+
+
+def _expected_failed_checks(estimator):
+    """Checks an estimator declares inapplicable, each with its reason."""
+    declare = getattr(estimator, "_sklearn_expected_failed_checks", None)
+    return declare() if declare is not None else {}
+
+
+@parametrize_with_checks(
+    list(_public_estimators()), expected_failed_checks=_expected_failed_checks
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    """Every public estimator passes scikit-learn's own estimator checks."""
+    check(estimator)
