@@ -1,0 +1,69 @@
+"""Behaviour every hasher inherits from BaseHasher."""
+
+import numpy as np
+import pytest
+from sklearn.utils.validation import validate_data
+
+from skhash._base import BaseHasher, rollback_on_error
+from skhash.codes import unpack_codes
+
+
+class _ProjectionHasher(BaseHasher):
+    """Minimal hasher: fixed random projections; fails on demand after partial fitting."""
+
+    def fit(self, X, y=None, fail=False):
+        with rollback_on_error(self):
+            X = validate_data(self, X)
+            rng = np.random.default_rng(self.random_state)
+            self.coef_ = rng.normal(size=(X.shape[1], self.n_bits))
+            if fail:
+                raise RuntimeError("solver failed")
+            self._set_n_features_out()
+        return self
+
+    def _decision_function(self, X):
+        return X @ self.coef_
+
+
+def test_transform_encode_and_decision_function_agree():
+    """transform is the sign of decision_function (0 -> +1); encode packs transform."""
+    X = np.random.default_rng(0).normal(size=(30, 5))
+    X[0] = 0.0
+    h = _ProjectionHasher(n_bits=11, random_state=0).fit(X)
+    F, codes = h.decision_function(X), h.transform(X)
+    assert codes.dtype == np.int8 and codes.shape == (30, 11)
+    np.testing.assert_array_equal(codes, np.where(F >= 0, 1, -1))
+    assert (codes[0] == 1).all()
+    np.testing.assert_array_equal(unpack_codes(h.encode(X), 11), codes)
+
+
+def test_feature_names_and_pandas_output():
+    """Output columns are named <classname>0..K-1, also through set_output(pandas)."""
+    pd = pytest.importorskip("pandas")
+    X = np.random.default_rng(0).normal(size=(10, 4))
+    h = _ProjectionHasher(n_bits=3).set_output(transform="pandas").fit(X)
+    out = h.transform(X)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == ["_projectionhasher0", "_projectionhasher1", "_projectionhasher2"]
+
+
+def test_failed_fit_leaves_estimator_unchanged():
+    """A fit that raises part-way leaves neither new attributes nor a changed model."""
+    X = np.random.default_rng(0).normal(size=(10, 4))
+    h = _ProjectionHasher(n_bits=3, random_state=0)
+    with pytest.raises(RuntimeError):
+        h.fit(X, fail=True)
+    assert not hasattr(h, "coef_") and not hasattr(h, "n_features_in_")
+    h.fit(X)
+    coef = h.coef_.copy()
+    with pytest.raises(RuntimeError):
+        h.fit(np.ones((10, 7)), fail=True)
+    assert h.n_features_in_ == 4
+    np.testing.assert_array_equal(h.coef_, coef)
+
+
+def test_n_bits_limit_message_names_value():
+    """The per-method n_bits limit error names the value and the limit."""
+    h = _ProjectionHasher(n_bits=70)
+    with pytest.raises(ValueError, match=r"n_bits must be <= 64 .*got n_bits=70"):
+        h._check_n_bits(64, "at most n_features bits")

@@ -1,0 +1,115 @@
+"""Labels and pairs turned into pairwise supervision."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skhash._similarity import (
+    check_labels,
+    check_supervision,
+    label_similarity,
+    pairs_to_csr,
+)
+
+
+def test_class_labels_give_binary_similarity():
+    """Samples are similar exactly when their class labels are equal."""
+    y = np.array(["a", "b", "a", "c"])
+    sup = check_supervision(y, n_samples=4)
+    S, known = sup.block(np.arange(4))
+    assert known is None
+    np.testing.assert_array_equal(S, (y[:, None] == y[None, :]).astype(float))
+
+
+def test_multilabel_jaccard_and_cosine():
+    """Continuous similarities follow their definitions on indicator rows."""
+    Y = np.array([[1, 1, 0], [0, 1, 1], [0, 0, 1]])
+    jac = label_similarity(sp.csr_matrix(Y), sp.csr_matrix(Y), "jaccard")
+    cos = label_similarity(Y, Y, "cosine")
+    assert jac[0, 1] == pytest.approx(1 / 3)
+    assert cos[0, 1] == pytest.approx(1 / 2)
+    assert jac[0, 2] == 0 and cos[1, 2] == pytest.approx(1 / np.sqrt(2))
+    binary = label_similarity(Y, Y, "binary")
+    np.testing.assert_array_equal(binary, (Y @ Y.T > 0).astype(float))
+
+
+def test_sample_pairs_is_seeded_sparse_and_excludes_self():
+    """Sampled pairs: n_pairs_per_sample distinct partners, never i itself, reproducible."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, size=300)
+    sup = check_supervision(y, n_samples=300)
+    i, j, s = sup.sample_pairs(20, random_state=1)
+    assert len(i) == 300 * 20
+    assert not np.any(i == j)
+    np.testing.assert_array_equal(s, (y[i] == y[j]).astype(float))
+    for r in (0, 150, 299):
+        assert len(np.unique(j[i == r])) == 20
+    i2, j2, _ = sup.sample_pairs(20, random_state=1)
+    np.testing.assert_array_equal(j, j2)
+    i_all, j_all, _ = sup.sample_pairs(None)
+    assert len(i_all) == 300 * 299
+
+
+def test_pair_supervision_block_marks_unknown_pairs():
+    """With pairs only, block() knows exactly the given pairs (symmetrised)."""
+    pairs = np.array([[0, 1, 1], [1, 2, 0], [3, 0, 0]])
+    sup = check_supervision(pairs=pairs, n_samples=4)
+    S, known = sup.block(np.arange(4))
+    expected_known = np.zeros((4, 4), dtype=bool)
+    for i, j, _ in pairs:
+        expected_known[i, j] = expected_known[j, i] = True
+    np.testing.assert_array_equal(known, expected_known)
+    assert S[0, 1] == S[1, 0] == 1 and S[1, 2] == 0
+    i, j, s = sup.sample_pairs()
+    assert len(i) == 6 and set(s) == {0.0, 1.0}
+
+
+def test_sparse_similarity_matrix_keeps_explicit_zeros():
+    """A sparse matrix's stored zeros are dissimilar pairs, not missing ones."""
+    M = sp.coo_matrix(([1.0, 0.0], ([0, 1], [1, 2])), shape=(3, 3))
+    sup = check_supervision(pairs=M, n_samples=3)
+    _, known = sup.block(np.arange(3))
+    assert known[1, 2] and known[2, 1] and known[0, 1]
+    assert not known[0, 2]
+
+
+def test_pairs_to_csr_averages_conflicting_duplicates():
+    """A pair given twice with different s is averaged, and kept when it averages to 0."""
+    M = pairs_to_csr([0, 1, 2], [1, 0, 0], [1.0, 0.0, 0.0], 3)
+    assert M[0, 1] == pytest.approx(0.5)
+    assert M.nnz == 4
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(y=[1, 1, 1, 1]), "single class"),
+        (dict(y=[0, 1, 2, 3]), "no similar pairs"),
+        (dict(y=[[1, 0], [1, 1], [1, 0], [1, 1]]), "shared by every sample"),
+        (dict(y=[[1, 2], [0, 1], [1, 0], [0, 1]]), "0/1"),
+        (dict(y=[0.0, np.nan, 1.0, 1.0]), "NaN"),
+        (dict(y=[0, 1, 0]), "3 rows but X has 4"),
+        (dict(), "supervised"),
+        (dict(y=[0, 1, 0, 1], pairs=[[0, 1, 1]]), "not both"),
+        (dict(pairs=[[0, 4, 1], [0, 1, 0]]), "out of range"),
+        (dict(pairs=[[0, 1, 2], [0, 2, 0]]), r"\[0, 1\]"),
+        (dict(pairs=[[0, 1, 0], [0, 2, 0]]), "no similar pair"),
+        (dict(pairs=[[0, 1, 1], [0, 2, 1]]), "no dissimilar pair"),
+        (dict(pairs=[[0, 1.5, 1], [0, 2, 0]]), "integers"),
+        (dict(pairs=[[0, 1]]), r"\(n_pairs, 3\)"),
+        (dict(pairs=sp.eye(3)), r"shape \(4, 4\)"),
+    ],
+)
+def test_bad_supervision_raises_clear_error(kwargs, match):
+    """Supervision that cannot teach anything fails loudly, naming the problem."""
+    with pytest.raises(ValueError, match=match):
+        check_supervision(n_samples=4, **kwargs)
+
+
+def test_check_labels_accepts_column_vector_and_sparse():
+    """A (n, 1) column of labels is class labels; a sparse indicator is multi-label."""
+    Y, classes, multilabel = check_labels(np.array([[3], [5], [3]]))
+    assert not multilabel and list(classes) == [3, 5]
+    assert Y.toarray().tolist() == [[1, 0], [0, 1], [1, 0]]
+    _, _, multilabel = check_labels(sp.csr_matrix(np.eye(3)))
+    assert multilabel
