@@ -33,7 +33,7 @@ def retrieval_split(X, y, n_queries_per_class, *, random_state=0):
         members = np.flatnonzero(y == c)
         if len(members) <= n_queries_per_class:
             raise ValueError(
-                f"class {c.item() if hasattr(c, 'item') else c!r} has {len(members)} samples; n_queries_per_class="
+                f"class {c.item()!r} has {len(members)} samples; n_queries_per_class="
                 f"{n_queries_per_class} would leave none of it in the database."
             )
         query.append(rng.choice(members, size=n_queries_per_class, replace=False))
