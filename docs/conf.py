@@ -132,3 +132,14 @@ def _write_api_list():
 
 
 _write_api_list()
+
+
+def _skip_sklearn_members(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated metadata-routing setters (set_*_request)."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_sklearn_members)
