@@ -1,0 +1,347 @@
+"""Linear baseline hashers every paper compares against: LSH, PCA hashing and ITQ."""
+
+from numbers import Integral
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import validate_data
+
+from ._base import BaseHasher, rollback_on_error
+
+__all__ = ["ITQHasher", "LSHHasher", "PCAHasher"]
+
+
+class _LinearHasher(BaseHasher):
+    """A hasher whose outputs are affine: ``F = X @ coef_.T + intercept_``.
+
+    Subclasses set ``coef_`` of shape (n_bits, n_features) and ``intercept_`` of
+    shape (n_bits,) in ``fit``.
+    """
+
+    def _decision_function(self, X):
+        return X @ self.coef_.T + self.intercept_
+
+
+def _validate_fit_data(estimator, X, y):
+    """Validate training data shared by the linear hashers; y is only length-checked."""
+    X = validate_data(estimator, X, dtype=np.float64, ensure_min_samples=2)
+    if y is not None and len(y) != X.shape[0]:
+        raise ValueError(
+            f"y has {len(y)} entries but X has {X.shape[0]} samples; they must match."
+        )
+    return X
+
+
+def _principal_directions(Xc, n_components):
+    """Top principal directions of centred data, rows sorted by decreasing variance.
+
+    The sign of each direction is fixed (largest absolute loading positive) so that
+    the result does not depend on the LAPACK build.
+    """
+    _, s, Vt = linalg.svd(Xc, full_matrices=False, check_finite=False)
+    Vt = Vt[:n_components]
+    signs = np.sign(Vt[np.arange(len(Vt)), np.abs(Vt).argmax(axis=1)])
+    signs[signs == 0] = 1.0
+    return Vt * signs[:, None], s[:n_components] ** 2 / Xc.shape[0]
+
+
+def _check_pca_n_bits(estimator, n_samples, n_features):
+    estimator._check_n_bits(
+        min(n_samples, n_features),
+        f"it keeps n_bits principal directions and there are at most "
+        f"min(n_samples, n_features) of them; here n_samples={n_samples}, "
+        f"n_features={n_features}",
+    )
+
+
+class LSHHasher(_LinearHasher):
+    """Locality-sensitive hashing: random hyperplanes through the data mean.
+
+    Each bit is the side of a random hyperplane: ``h_k(x) = sign(w_kᵀ(x − x̄))`` with
+    ``w_k`` drawn from a standard Gaussian and ``x̄`` the mean of the training data.
+    For centred data the sign of a Gaussian projection preserves angles
+    (Charikar, 2002): the probability that two points get different bits is their
+    angle divided by π.
+
+    Parameters
+    ----------
+    n_bits : int, default=32
+        Code length K. Any positive value: random hyperplanes are not limited by the
+        number of features.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the hyperplane directions.
+    verbose : int, default=0
+        Unused; present for a uniform hasher interface.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_bits, n_features)
+        Hyperplane normals, rows drawn i.i.d. from N(0, I).
+    intercept_ : ndarray of shape (n_bits,)
+        ``-coef_ @ mean_``, so every hyperplane passes through the data mean.
+    mean_ : ndarray of shape (n_features,)
+        Mean of the training data.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    PCAHasher : Sign of the top principal projections.
+    ITQHasher : PCA followed by a learned rotation.
+
+    Notes
+    -----
+    The classic LSH of Indyk and Motwani (1998) thresholds random projections at zero;
+    this estimator thresholds at the projection of the mean (hyperplanes "through the
+    data mean"), as hashing benchmarks do, so bits are roughly balanced whatever the
+    offset of the data. Only the mean is learned from the data.
+
+    References
+    ----------
+    .. [1] M. S. Charikar, "Similarity estimation techniques from rounding
+       algorithms", STOC 2002.
+    .. [2] P. Indyk and R. Motwani, "Approximate nearest neighbors: towards removing
+       the curse of dimensionality", STOC 1998.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhash import LSHHasher
+    >>> X = np.random.default_rng(0).normal(size=(100, 20))
+    >>> codes = LSHHasher(n_bits=16, random_state=0).fit_transform(X)
+    >>> codes.shape, codes.dtype
+    ((100, 16), dtype('int8'))
+    """
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Draw the hyperplanes and learn the data mean.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored; present for API consistency (only its length is checked).
+
+        Returns
+        -------
+        self : LSHHasher
+            The fitted estimator.
+        """
+        with rollback_on_error(self):
+            X = _validate_fit_data(self, X, y)
+            rng = check_random_state(self.random_state)
+            self.mean_ = X.mean(axis=0)
+            self.coef_ = rng.standard_normal((self.n_bits, X.shape[1]))
+            self.intercept_ = -self.coef_ @ self.mean_
+            self._set_n_features_out()
+        return self
+
+
+class PCAHasher(_LinearHasher):
+    """PCA hashing: the sign of the projections on the top principal directions.
+
+    ``h_k(x) = sign(v_kᵀ(x − x̄))`` where ``v_1, ..., v_K`` are the principal
+    directions of the training data with the largest variances (Wang, Kumar and
+    Chang, 2012, "PCAH").
+
+    Parameters
+    ----------
+    n_bits : int, default=32
+        Code length K; at most ``min(n_samples, n_features)``.
+    random_state : int, RandomState instance or None, default=None
+        Unused (the fit is deterministic); present for a uniform hasher interface.
+    verbose : int, default=0
+        Unused; present for a uniform hasher interface.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_bits, n_features)
+        Principal directions (unit norm), by decreasing variance.
+    intercept_ : ndarray of shape (n_bits,)
+        ``-coef_ @ mean_``.
+    mean_ : ndarray of shape (n_features,)
+        Mean of the training data.
+    explained_variance_ : ndarray of shape (n_bits,)
+        Variance of the training data along each direction.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    ITQHasher : Rotates these projections to reduce the quantization error.
+    LSHHasher : Random hyperplanes.
+
+    Notes
+    -----
+    Every principal direction gets one bit, however small its variance, so at
+    larger code lengths the low-variance bits are mostly noise and retrieval can get
+    worse as bits are added; ITQ's rotation fixes that by spreading the variance.
+    The sign of each direction is fixed (its largest loading is positive) so codes do
+    not depend on the linear algebra library.
+
+    References
+    ----------
+    .. [1] J. Wang, S. Kumar and S.-F. Chang, "Semi-supervised hashing for
+       large-scale search", IEEE TPAMI 34(12), 2012.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhash import PCAHasher
+    >>> X = np.random.default_rng(0).normal(size=(100, 20))
+    >>> PCAHasher(n_bits=8).fit(X).transform(X[:2]).shape
+    (2, 8)
+    """
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the mean and the top principal directions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored; present for API consistency (only its length is checked).
+
+        Returns
+        -------
+        self : PCAHasher
+            The fitted estimator.
+        """
+        with rollback_on_error(self):
+            X = _validate_fit_data(self, X, y)
+            _check_pca_n_bits(self, *X.shape)
+            self.mean_ = X.mean(axis=0)
+            self.coef_, self.explained_variance_ = _principal_directions(
+                X - self.mean_, self.n_bits
+            )
+            self.intercept_ = -self.coef_ @ self.mean_
+            self._set_n_features_out()
+        return self
+
+
+class ITQHasher(_LinearHasher):
+    """Iterative quantization: PCA, then the rotation that best fits the hypercube.
+
+    The data are centred and projected on the top ``n_bits`` principal directions,
+    ``V = (X − x̄) P``; ITQ then alternates between the codes ``B = sign(V R)`` and the
+    orthogonal rotation ``R`` minimising the quantization error ``||B − V R||_F²``
+    (an orthogonal Procrustes problem solved by an SVD), starting from a random
+    rotation (Gong and Lazebnik, 2011).
+
+    Parameters
+    ----------
+    n_bits : int, default=32
+        Code length K; at most ``min(n_samples, n_features)``.
+    n_iter : int, default=50
+        Number of alternations between codes and rotation (the paper's value).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initial random rotation.
+    verbose : int, default=0
+        Unused; present for a uniform hasher interface.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_bits, n_features)
+        ``(P R)ᵀ``: principal directions followed by the learned rotation.
+    intercept_ : ndarray of shape (n_bits,)
+        ``-coef_ @ mean_``.
+    mean_ : ndarray of shape (n_features,)
+        Mean of the training data.
+    rotation_ : ndarray of shape (n_bits, n_bits)
+        The learned orthogonal rotation ``R``.
+    quantization_error_ : ndarray of shape (n_iter_,)
+        Mean squared quantization error ``||B − V R||_F² / n_samples`` after each
+        rotation update; non-increasing.
+    n_iter_ : int
+        Number of iterations run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    PCAHasher : The same projections without the rotation.
+    WSLHasher : Learns the projections with a W-shape quantization loss.
+
+    Notes
+    -----
+    Follows Gong and Lazebnik (2011), Section 2: no whitening of the PCA projections,
+    a random orthogonal initial rotation (QR of a Gaussian matrix), 50 iterations.
+    The paper iterates a fixed number of times; so does this code (``n_iter``).
+
+    References
+    ----------
+    .. [1] Y. Gong and S. Lazebnik, "Iterative quantization: a Procrustean approach
+       to learning binary codes", CVPR 2011; extended in IEEE TPAMI 35(12), 2013.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skhash import ITQHasher
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> itq = ITQHasher(n_bits=16, random_state=0).fit(X)
+    >>> itq.transform(X).shape
+    (1797, 16)
+    >>> bool(itq.quantization_error_[-1] <= itq.quantization_error_[0])
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseHasher._parameter_constraints,
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(self, n_bits=32, *, n_iter=50, random_state=None, verbose=0):
+        super().__init__(n_bits=n_bits, random_state=random_state, verbose=verbose)
+        self.n_iter = n_iter
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the principal directions and the rotation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored; present for API consistency (only its length is checked).
+
+        Returns
+        -------
+        self : ITQHasher
+            The fitted estimator.
+        """
+        with rollback_on_error(self):
+            X = _validate_fit_data(self, X, y)
+            _check_pca_n_bits(self, *X.shape)
+            rng = check_random_state(self.random_state)
+            self.mean_ = X.mean(axis=0)
+            P, _ = _principal_directions(X - self.mean_, self.n_bits)
+            V = (X - self.mean_) @ P.T
+            R, _ = linalg.qr(rng.standard_normal((self.n_bits, self.n_bits)))
+            errors = []
+            for _ in range(self.n_iter):
+                B = np.where(V @ R >= 0, 1.0, -1.0)
+                # Procrustes: the rotation maximising trace(Bᵀ V R).
+                U, _, Wt = linalg.svd(V.T @ B, check_finite=False)
+                R = U @ Wt
+                errors.append(np.sum((B - V @ R) ** 2) / X.shape[0])
+            self.rotation_ = R
+            self.quantization_error_ = np.asarray(errors)
+            self.n_iter_ = self.n_iter
+            self.coef_ = R.T @ P
+            self.intercept_ = -self.coef_ @ self.mean_
+            self._set_n_features_out()
+        return self
