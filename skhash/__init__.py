@@ -1,10 +1,16 @@
 """skhash: learning to hash as scikit-learn estimators, and fast Hamming-space search."""
 
+from ._baselines import ITQHasher, LSHHasher, PCAHasher
+from ._wsl import WSLHasher
 from .codes import pack_codes, unpack_codes
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ITQHasher",
+    "LSHHasher",
+    "PCAHasher",
+    "WSLHasher",
     "pack_codes",
     "unpack_codes",
 ]

@@ -7,7 +7,7 @@ from scipy import linalg
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _num_samples, validate_data
 
 from ._base import BaseHasher, rollback_on_error
 
@@ -28,9 +28,10 @@ class _LinearHasher(BaseHasher):
 def _validate_fit_data(estimator, X, y):
     """Validate training data shared by the linear hashers; y is only length-checked."""
     X = validate_data(estimator, X, dtype=np.float64, ensure_min_samples=2)
-    if y is not None and len(y) != X.shape[0]:
+    if y is not None and _num_samples(y) != X.shape[0]:
         raise ValueError(
-            f"y has {len(y)} entries but X has {X.shape[0]} samples; they must match."
+            f"y has {_num_samples(y)} entries but X has {X.shape[0]} samples; they must "
+            "match."
         )
     return X
 

@@ -9,7 +9,13 @@ import skhash
 
 # Parameters that keep the checks fast (few epochs, few rounds); everything else is
 # the estimator's default. An estimator not listed here is checked with its defaults.
-FAST_PARAMS = {}
+FAST_PARAMS = {
+    # The checks' data sets have as few as 2 features; PCA-based and linear
+    # decorrelated hashers allow at most n_features bits.
+    "ITQHasher": {"n_bits": 2},
+    "PCAHasher": {"n_bits": 2},
+    "WSLHasher": {"n_bits": 2, "max_rounds": 2},
+}
 
 
 def _public_estimators():
