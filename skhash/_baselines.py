@@ -46,7 +46,7 @@ def _principal_directions(Xc, n_components):
     Vt = Vt[:n_components]
     signs = np.sign(Vt[np.arange(len(Vt)), np.abs(Vt).argmax(axis=1)])
     signs[signs == 0] = 1.0
-    return Vt * signs[:, None], s[:n_components] ** 2 / Xc.shape[0]
+    return Vt * signs[:, None], s[:n_components] ** 2 / max(Xc.shape[0] - 1, 1)
 
 
 def _check_pca_n_bits(estimator, n_samples, n_features):
@@ -170,7 +170,8 @@ class PCAHasher(_LinearHasher):
     mean_ : ndarray of shape (n_features,)
         Mean of the training data.
     explained_variance_ : ndarray of shape (n_bits,)
-        Variance of the training data along each direction.
+        Variance of the training data along each direction (with ``n_samples - 1``
+        degrees of freedom, as :class:`~sklearn.decomposition.PCA`).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)

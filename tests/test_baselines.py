@@ -1,0 +1,161 @@
+"""LSH, PCA hashing and ITQ: the baselines users compare every learned hasher against."""
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from skhash import ITQHasher, LSHHasher, PCAHasher
+from skhash.datasets import load_retrieval_dataset
+
+BASELINES = [LSHHasher, PCAHasher, ITQHasher]
+
+
+def _map(query_codes, query_labels, db_codes, db_labels):
+    # TEMPORARY: replaced by skhash.metrics.mean_average_precision once it lands.
+    n_bits = query_codes.shape[1]
+    dist = (n_bits - query_codes.astype(np.int32) @ db_codes.astype(np.int32).T) // 2
+    aps = []
+    for i in range(len(query_codes)):
+        order = np.argsort(dist[i], kind="stable")
+        rel = (db_labels[order] == query_labels[i]).astype(float)
+        hits = np.cumsum(rel)
+        aps.append((hits / np.arange(1, len(rel) + 1) * rel).sum() / max(rel.sum(), 1))
+    return float(np.mean(aps))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_retrieval_dataset("digits")
+
+
+def _retrieval_map(hasher, data):
+    hasher.fit(data.X_db)
+    return _map(
+        hasher.transform(data.X_query), data.y_query, hasher.transform(data.X_db), data.y_db
+    )
+
+
+def test_itq_beats_pca_hashing_and_lsh_on_digits(digits):
+    """On digits at 32 bits ITQ retrieves clearly better than PCAH and LSH (Gong 2011)."""
+    itq = _retrieval_map(ITQHasher(n_bits=32, random_state=0), digits)
+    pcah = _retrieval_map(PCAHasher(n_bits=32), digits)
+    lsh = _retrieval_map(LSHHasher(n_bits=32, random_state=0), digits)
+    assert itq > lsh + 0.1
+    assert itq > pcah + 0.2
+
+
+def test_lsh_bits_differ_with_probability_angle_over_pi():
+    """For centred data, two points get different LSH bits with probability θ/π."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(50, 6))
+    X = np.vstack([base, -base])  # mean exactly 0: hyperplanes through the origin
+    lsh = LSHHasher(n_bits=4000, random_state=0).fit(X)
+    codes = lsh.transform(X[:10])
+    for i, j in [(0, 1), (2, 3), (4, 9)]:
+        cos = X[i] @ X[j] / np.linalg.norm(X[i]) / np.linalg.norm(X[j])
+        expected = np.arccos(cos) / np.pi
+        assert np.mean(codes[i] != codes[j]) == pytest.approx(expected, abs=0.03)
+
+
+def test_lsh_hyperplanes_pass_through_the_data_mean():
+    """The mean of the training data lies on every LSH hyperplane."""
+    X = np.random.default_rng(0).normal(loc=5.0, size=(40, 3))
+    lsh = LSHHasher(n_bits=16, random_state=0).fit(X)
+    np.testing.assert_allclose(lsh.decision_function(X.mean(axis=0)[None]), 0.0, atol=1e-9)
+    assert LSHHasher(n_bits=80, random_state=0).fit(X).n_features_in_ == 3
+
+
+def test_pca_hasher_matches_sklearn_pca():
+    """PCAHasher's outputs are sklearn PCA's projections, up to the sign of each axis."""
+    X = np.random.default_rng(0).normal(size=(60, 8)) @ np.diag(np.arange(1, 9))
+    ph = PCAHasher(n_bits=4).fit(X)
+    pca = PCA(n_components=4).fit(X)
+    F, Z = ph.decision_function(X), pca.transform(X)
+    signs = np.sign((F * Z).sum(axis=0))
+    np.testing.assert_allclose(F, Z * signs, atol=1e-8)
+    np.testing.assert_allclose(ph.explained_variance_, pca.explained_variance_)
+
+
+def test_itq_quantization_error_decreases_and_rotation_is_orthogonal(digits):
+    """ITQ's alternation never increases ||B − VR||² and keeps R orthogonal."""
+    itq = ITQHasher(n_bits=16, n_iter=30, random_state=0).fit(digits.X_db)
+    err = itq.quantization_error_
+    assert itq.n_iter_ == 30 and err.shape == (30,)
+    assert np.all(np.diff(err) <= 1e-9 * err[0])
+    assert err[-1] < err[0]
+    np.testing.assert_allclose(itq.rotation_.T @ itq.rotation_, np.eye(16), atol=1e-10)
+
+
+def test_itq_without_iterations_is_a_random_rotation_of_pca(digits):
+    """n_iter=0 gives the PCA projections under the initial random rotation."""
+    X = digits.X_db
+    itq = ITQHasher(n_bits=8, n_iter=0, random_state=0).fit(X)
+    ph = PCAHasher(n_bits=8).fit(X)
+    F_itq, F_pca = itq.decision_function(X), ph.decision_function(X)
+    # Same subspace, rotated: F_itq = F_pca @ R with R orthogonal.
+    R = itq.rotation_
+    np.testing.assert_allclose(F_itq, F_pca @ R, atol=1e-8)
+    np.testing.assert_allclose(R.T @ R, np.eye(8), atol=1e-10)
+
+
+@pytest.mark.parametrize("Hasher", BASELINES)
+def test_same_random_state_gives_identical_codes(Hasher, digits):
+    """Two fits with the same random_state give identical codes."""
+    a = Hasher(n_bits=16, random_state=3).fit(digits.X_db).transform(digits.X_query)
+    b = Hasher(n_bits=16, random_state=3).fit(digits.X_db).transform(digits.X_query)
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.int8 and set(np.unique(a)) <= {-1, 1}
+
+
+@pytest.mark.parametrize("Hasher", [PCAHasher, ITQHasher])
+def test_n_bits_above_the_pca_limit_is_a_clear_error(Hasher):
+    """PCA-based hashers refuse more bits than min(n_samples, n_features), naming both."""
+    X = np.random.default_rng(0).normal(size=(30, 5))
+    with pytest.raises(ValueError, match=r"n_bits must be <= 5 .*n_features=5.*n_bits=6"):
+        Hasher(n_bits=6).fit(X)
+    with pytest.raises(ValueError, match=r"n_bits must be <= 4 .*n_samples=4"):
+        Hasher(n_bits=5).fit(X[:4])
+
+
+@pytest.mark.parametrize("Hasher", BASELINES)
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.nan, "NaN"),
+        (np.inf, "infinity"),
+    ],
+)
+def test_non_finite_input_is_rejected(Hasher, bad, match):
+    """NaN or inf in X raises a ValueError saying so."""
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    X[3, 1] = bad
+    with pytest.raises(ValueError, match=match):
+        Hasher(n_bits=2).fit(X)
+
+
+@pytest.mark.parametrize("Hasher", BASELINES)
+def test_bad_shapes_and_parameters_are_clear_errors(Hasher):
+    """One sample, y of the wrong length and n_bits < 1 are refused with clear messages."""
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    with pytest.raises(ValueError, match="1 sample"):
+        Hasher(n_bits=2).fit(X[:1])
+    with pytest.raises(ValueError, match="y has 19 entries but X has 20 samples"):
+        Hasher(n_bits=2).fit(X, np.zeros(19))
+    with pytest.raises(ValueError, match="n_bits"):
+        Hasher(n_bits=0).fit(X)
+
+
+@pytest.mark.parametrize("Hasher", BASELINES)
+def test_failed_refit_leaves_the_fitted_model_unchanged(Hasher):
+    """After a refit that fails validation, the previous model still transforms as before."""
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    h = Hasher(n_bits=3, random_state=0).fit(X)
+    before = h.transform(X)
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        h.fit(bad)
+    with pytest.raises(ValueError):
+        h.fit(np.ones((20, 7)), np.zeros(3))
+    assert h.n_features_in_ == 4
+    np.testing.assert_array_equal(h.transform(X), before)
