@@ -48,30 +48,33 @@ def test_toy_quantization_loss_is_about_half_of_itq():
         return np.mean(np.abs(F - np.where(F >= 0, 1.0, -1.0)))
 
     assert abs_loss(F_wsl) < 0.6 * abs_loss(F_itq)
-    # Balanced bits: the low quantization loss is not bought by putting every point
-    # on the same side.
-    assert np.all(np.abs((F_wsl > 0).mean(axis=0) - 0.5) < 0.1)
+    # Not bought by a degenerate code: each bit splits the points evenly, and the two
+    # bits are different cuts (two copies of one bit would agree on every point).
+    codes = np.where(F_wsl >= 0, 1, -1)
+    assert np.all(np.abs((codes > 0).mean(axis=0) - 0.5) < 0.1)
+    assert 0.3 < np.mean(codes[:, 0] == codes[:, 1]) < 0.7
 
 
 def test_unsupervised_digits_map_well_above_lsh_and_pca_hashing(digits):
-    """Unsupervised 32-bit WSL on digits beats LSH and PCAH by a wide margin, and ITQ."""
+    """Unsupervised 32-bit WSL on digits beats LSH and PCAH by a wide margin."""
     wsl = _retrieval_map(WSLHasher(n_bits=32, random_state=0), digits)
     lsh = _retrieval_map(LSHHasher(n_bits=32, random_state=0), digits)
     pcah = _retrieval_map(PCAHasher(n_bits=32), digits)
-    itq = _retrieval_map(ITQHasher(n_bits=32, random_state=0), digits)
     assert wsl > lsh + 0.1
     assert wsl > pcah + 0.2
-    # The paper's claim (WSL > ITQ); on digits it held for every seed tried (0-4).
-    assert wsl > itq
 
 
 def test_supervised_beats_unsupervised_on_digits(digits):
-    """Labels as the affinity give better codes than the k-NN graph."""
+    """Labels as the affinity give better codes than the k-NN graph.
+
+    With the supervised settings the docstring recommends (bits may share the c − 1
+    discriminative directions).
+    """
     unsup = _retrieval_map(WSLHasher(n_bits=32, random_state=0), digits)
-    sup_model = WSLHasher(n_bits=32, random_state=0)
+    sup_model = WSLHasher(n_bits=32, mu=3.0, nu=0.2, random_state=0)
     sup = _retrieval_map(sup_model, digits, supervise=True)
     assert sup_model.supervised_
-    assert sup > unsup + 0.05
+    assert sup > unsup + 0.08
 
 
 def test_pairs_supervision_learns_from_a_few_pairs_per_sample(digits):
@@ -82,11 +85,11 @@ def test_pairs_supervision_learns_from_a_few_pairs_per_sample(digits):
     i = np.repeat(np.arange(n), 5)
     j = rng.integers(0, n, size=5 * n)
     pairs = np.column_stack([i, j, y[i] == y[j]])
-    model = WSLHasher(n_bits=32, random_state=0)
+    model = WSLHasher(n_bits=32, mu=3.0, nu=0.2, random_state=0)
     from_pairs = _retrieval_map(model, digits, pairs=pairs)
     unsup = _retrieval_map(WSLHasher(n_bits=32, random_state=0), digits)
     assert model.supervised_
-    assert from_pairs > unsup + 0.03
+    assert from_pairs > unsup + 0.05
 
 
 @pytest.mark.parametrize("kind", ["binary", "jaccard", "cosine"])
@@ -122,9 +125,18 @@ def test_supervised_false_ignores_labels_for_grid_search():
     assert c.supervised_ and not np.allclose(c.coef_, b.coef_)
 
 
-def test_lagrangian_never_increases_over_rounds(digits):
+@pytest.mark.parametrize("orthogonality", ["correlation", "covariance"])
+@pytest.mark.parametrize("gradient", ["exact", "surrogate"])
+def test_lagrangian_never_increases_over_rounds(orthogonality, gradient, digits):
     """Theorem 0.4: with the acceptance test, the total Lagrangian decreases every round."""
-    model = WSLHasher(n_bits=16, max_rounds=6, ftol_rel=0.0, random_state=0)
+    model = WSLHasher(
+        n_bits=16,
+        max_rounds=6,
+        ftol_rel=0.0,
+        orthogonality=orthogonality,
+        gradient=gradient,
+        random_state=0,
+    )
     model.fit(digits.X_db[:600])
     lag = [h["lagrangian"] for h in model.history_]
     assert len(model.history_) == model.n_iter_ + 1
