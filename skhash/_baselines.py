@@ -87,7 +87,7 @@ class LSHHasher(_LinearHasher):
         Mean of the training data.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
@@ -174,7 +174,7 @@ class PCAHasher(_LinearHasher):
         degrees of freedom, as :class:`~sklearn.decomposition.PCA`).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
@@ -262,14 +262,14 @@ class ITQHasher(_LinearHasher):
         Mean of the training data.
     rotation_ : ndarray of shape (n_bits, n_bits)
         The learned orthogonal rotation ``R``.
-    quantization_error_ : ndarray of shape (n_iter_,)
+    quantization_error_ : ndarray of shape (`n_iter_`,)
         Mean squared quantization error ``||B − V R||_F² / n_samples`` after each
         rotation update; non-increasing.
     n_iter_ : int
         Number of iterations run.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
