@@ -65,16 +65,17 @@ def test_unsupervised_digits_map_well_above_lsh_and_pca_hashing(digits):
 
 
 def test_supervised_beats_unsupervised_on_digits(digits):
-    """Labels as the affinity give better codes than the k-NN graph.
+    """Labels as the affinity give better codes than the k-NN graph, all else equal.
 
-    With the supervised settings the docstring recommends (bits may share the c − 1
-    discriminative directions).
+    Both with the supervised settings the docstring recommends (bits may share the
+    c − 1 discriminative directions).
     """
-    unsup = _retrieval_map(WSLHasher(n_bits=32, random_state=0), digits)
-    sup_model = WSLHasher(n_bits=32, mu=3.0, nu=0.2, random_state=0)
+    params = dict(n_bits=32, mu=3.0, nu=0.2, random_state=0)
+    unsup = _retrieval_map(WSLHasher(**params), digits)
+    sup_model = WSLHasher(**params)
     sup = _retrieval_map(sup_model, digits, supervise=True)
     assert sup_model.supervised_
-    assert sup > unsup + 0.08
+    assert sup > unsup + 0.07
 
 
 def test_pairs_supervision_learns_from_a_few_pairs_per_sample(digits):
@@ -87,9 +88,9 @@ def test_pairs_supervision_learns_from_a_few_pairs_per_sample(digits):
     pairs = np.column_stack([i, j, y[i] == y[j]])
     model = WSLHasher(n_bits=32, mu=3.0, nu=0.2, random_state=0)
     from_pairs = _retrieval_map(model, digits, pairs=pairs)
-    unsup = _retrieval_map(WSLHasher(n_bits=32, random_state=0), digits)
+    unsup = _retrieval_map(WSLHasher(n_bits=32, mu=3.0, nu=0.2, random_state=0), digits)
     assert model.supervised_
-    assert from_pairs > unsup + 0.05
+    assert from_pairs > unsup + 0.04
 
 
 @pytest.mark.parametrize("kind", ["binary", "jaccard", "cosine"])
