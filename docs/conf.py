@@ -27,7 +27,6 @@ extensions = [
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "_api_list.rst", "**.ipynb_checkpoints", "auto_examples/*.md5"]
-html_static_path = ["_static"]
 html_theme = "pydata_sphinx_theme"
 html_title = f"skhash {release}"
 html_theme_options = {
@@ -40,7 +39,13 @@ html_theme_options = {
 html_sidebars = {
     page: []
     for page in (
-        "index", "getting_started", "command_line", "choosing", "migrating", "evaluation", "api"
+        "index",
+        "getting_started",
+        "command_line",
+        "choosing",
+        "migrating",
+        "evaluation",
+        "api",
     )
 }
 
@@ -91,7 +96,8 @@ def _api_sections():
 
     top = list(skhash.__all__)
     hashers = [
-        n for n in top
+        n
+        for n in top
         if inspect.isclass(getattr(skhash, n)) and issubclass(getattr(skhash, n), BaseHasher)
     ]
     other_classes = [n for n in top if inspect.isclass(getattr(skhash, n)) and n not in hashers]

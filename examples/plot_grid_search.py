@@ -54,16 +54,26 @@ print("best:", search.best_params_, f"validation mAP {search.best_score_:.3f}")
 # ---------------------------------
 results = pd.DataFrame(search.cv_results_)
 results["method"] = [
-    type(p["hasher"]).__name__ + ("" if "hasher__max_iter" not in p
-                                  else f" (max_iter={p['hasher__max_iter']})")
+    type(p["hasher"]).__name__
+    + ("" if "hasher__max_iter" not in p else f" (max_iter={p['hasher__max_iter']})")
     for p in results["params"]
 ]
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 for method, group in results.groupby("method", sort=False):
-    ax.errorbar(group["param_hasher__n_bits"].astype(int), group["mean_test_score"],
-                yerr=group["std_test_score"], marker="o", capsize=3, label=method)
-ax.set(xscale="log", xlabel="n_bits", ylabel="leave-one-out mAP (3-fold mean)",
-       title="GridSearchCV over the hasher and n_bits, digits")
+    ax.errorbar(
+        group["param_hasher__n_bits"].astype(int),
+        group["mean_test_score"],
+        yerr=group["std_test_score"],
+        marker="o",
+        capsize=3,
+        label=method,
+    )
+ax.set(
+    xscale="log",
+    xlabel="n_bits",
+    ylabel="leave-one-out mAP (3-fold mean)",
+    title="GridSearchCV over the hasher and n_bits, digits",
+)
 ax.set_xticks(n_bits, [str(b) for b in n_bits])
 ax.legend()
 plt.show()
@@ -73,7 +83,8 @@ plt.show()
 # -------------------------------------------
 # The grid search saw only the database; the queries measure the refitted best pipeline.
 best = search.best_estimator_
-score = mean_average_precision(best.transform(data.X_query), data.y_query,
-                               best.transform(data.X_db), data.y_db)
+score = mean_average_precision(
+    best.transform(data.X_query), data.y_query, best.transform(data.X_db), data.y_db
+)
 print(f"query mAP@all of the best pipeline: {score:.3f}")
 print(f"chance level: {np.mean(data.y_query[:, None] == data.y_db[None]):.3f}")

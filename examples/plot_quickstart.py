@@ -49,16 +49,21 @@ print(f"mAP@all: {mean_average_precision(query_codes, data.y_query, db_codes, da
 import matplotlib.pyplot as plt
 import numpy as np
 
-all_dist, all_ind = HammingNeighbors(n_neighbors=len(db_packed), packed=True).fit(
-    db_packed
-).kneighbors(query_packed)
+all_dist, all_ind = (
+    HammingNeighbors(n_neighbors=len(db_packed), packed=True)
+    .fit(db_packed)
+    .kneighbors(query_packed)
+)
 relevant = data.y_db[all_ind] == data.y_query[:, None]
 
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 bins = np.arange(hasher.n_bits + 2) - 0.5
 ax.hist(all_dist[relevant], bins=bins, density=True, alpha=0.6, label="same digit")
 ax.hist(all_dist[~relevant], bins=bins, density=True, alpha=0.6, label="other digits")
-ax.set(xlabel="Hamming distance to the query (bits)", ylabel="fraction of pairs",
-       title="ITQ, 32 bits: query-database distances on digits")
+ax.set(
+    xlabel="Hamming distance to the query (bits)",
+    ylabel="fraction of pairs",
+    title="ITQ, 32 bits: query-database distances on digits",
+)
 ax.legend()
 plt.show()

@@ -54,8 +54,11 @@ for h, (title, hasher) in enumerate(hashers.items()):
                 for side in ax.spines.values():
                     side.set(color="red", linewidth=3)
     axes[0, h * (n_show + 1) + n_show // 2].annotate(
-        f"{title}: {correct:.0%} of neighbours correct", (0.5, 1.45),
-        xycoords="axes fraction", ha="center", fontsize=11,
+        f"{title}: {correct:.0%} of neighbours correct",
+        (0.5, 1.45),
+        xycoords="axes fraction",
+        ha="center",
+        fontsize=11,
     )
 for ax in axes.ravel():
     ax.set_xticks([])

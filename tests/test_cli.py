@@ -1,0 +1,119 @@
+"""The skhash command: hasher discovery, the compare table and its errors, search-bench."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from sklearn.utils.validation import validate_data
+
+import skhash
+from skhash import _cli
+from skhash._base import BaseHasher, rollback_on_error
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class SignHasher(BaseHasher):
+    """Test hasher: the signs of the first n_bits centred features."""
+
+    def fit(self, X, y=None):
+        with rollback_on_error(self):
+            X = validate_data(self, X)
+            self._check_n_bits(X.shape[1], "one feature per bit")
+            self.mean_ = X.mean(axis=0)
+            self._set_n_features_out()
+        return self
+
+    def _decision_function(self, X):
+        return X[:, : self.n_bits] - self.mean_[: self.n_bits]
+
+
+class BrokenHasher(SignHasher):
+    """Test hasher whose fit always fails."""
+
+    def fit(self, X, y=None):
+        raise RuntimeError("solver diverged")
+
+
+@pytest.fixture
+def extra_hashers(monkeypatch):
+    """Register test hashers in skhash.__all__, the way a new estimator lands."""
+
+    def add(*classes):
+        names = list(skhash.__all__)
+        for cls in classes:
+            monkeypatch.setattr(skhash, cls.__name__, cls, raising=False)
+            names.append(cls.__name__)
+        monkeypatch.setattr(skhash, "__all__", names)
+
+    return add
+
+
+def test_every_public_hasher_is_discovered(extra_hashers):
+    """compare runs every BaseHasher subclass exported in skhash.__all__, new ones included."""
+    expected = {
+        getattr(skhash, n)
+        for n in skhash.__all__
+        if isinstance(getattr(skhash, n), type) and issubclass(getattr(skhash, n), BaseHasher)
+    }
+    assert set(_cli.available_hashers().values()) == expected
+    extra_hashers(SignHasher)
+    found = _cli.available_hashers()
+    assert found["sign"] is SignHasher
+    assert set(found.values()) == expected | {SignHasher}
+    assert _cli._normalise("SignHasher") == _cli._normalise("SIGN") == "sign"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "--methods", "sign", "nosuch"], "unknown method 'nosuch'; choose from"),
+        (["compare", "--dataset", "cifar10"], "unknown data set 'cifar10'; choose from digits"),
+        (["compare", "--bits", "0"], "--bits must be positive integers; got 0"),
+        (["search-bench", "-k", "0"], "-k must be >= 1"),
+        pytest.param(
+            ["compare", "--device", "cuda"],
+            "--device cuda: CUDA is not available here",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available"),
+        ),
+    ],
+)
+def test_bad_requests_give_one_line_and_status_2(argv, message, extra_hashers, capsys):
+    """Unknown methods or data sets and bad sizes: a one-line message, exit status 2."""
+    extra_hashers(SignHasher)
+    assert _cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_python_m_skhash_has_no_traceback_for_user_errors():
+    """`python -m skhash compare --methods nosuch` prints the choices, not a traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "skhash", "compare", "--methods", "nosuch"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "unknown method 'nosuch'" in proc.stderr and "itq" in proc.stderr
+
+
+def test_list_shows_every_method(capsys):
+    """compare --list names each method with its class and whether it needs labels."""
+    assert _cli.main(["compare", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name, cls in _cli.available_hashers().items():
+        assert any(line.split()[:2] == [name, cls.__name__] for line in out.splitlines())
+
+
+def test_console_script_is_the_same_command():
+    """The installed `skhash` script calls the same main as `python -m skhash`."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    scripts = pyproject.split("[project.scripts]", 1)[1].split("\n[", 1)[0]
+    assert re.search(r'^skhash\s*=\s*"skhash\._cli:main"', scripts, flags=re.M)
+    assert callable(_cli.main)
