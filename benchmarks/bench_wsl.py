@@ -22,17 +22,11 @@ import numpy as np
 
 from skhash import ITQHasher, LSHHasher, PCAHasher, WSLHasher
 from skhash.datasets import load_retrieval_dataset
-
-try:
-    from skhash.metrics import mean_average_precision
-except ImportError:  # pragma: no cover - until skhash.metrics lands
-    mean_average_precision = None
+from skhash.metrics import mean_average_precision
 
 # The paper's settings taken literally (its mu, surrogate gradient, start, and O as
 # mean products), on this code's normalised scale.
-PAPER = dict(
-    mu=0.05, epsilon=1e-6, gradient="surrogate", init="lpp", orthogonality="covariance"
-)
+PAPER = dict(mu=0.05, epsilon=1e-6, gradient="surrogate", init="lpp", orthogonality="covariance")
 # An earlier candidate for the defaults: retrieves better than ITQ on digits, but with
 # O as mean products and these values many bits end up near-duplicates (see the bit
 # correlation column), which is not the paper's decorrelated code.
@@ -43,22 +37,7 @@ SUPERVISED = dict(mu=3.0, nu=0.2)
 
 def _map(query_codes, query_labels, db_codes=None, db_labels=None):
     """mAP@all, Hamming ranking, ties by index; db None means leave-one-out."""
-    if mean_average_precision is not None:
-        return float(mean_average_precision(query_codes, query_labels, db_codes, db_labels))
-    loo = db_codes is None
-    if loo:
-        db_codes, db_labels = query_codes, query_labels
-    n_bits = query_codes.shape[1]
-    dist = (n_bits - query_codes.astype(np.int32) @ db_codes.astype(np.int32).T) // 2
-    aps = []
-    for i in range(len(query_codes)):
-        order = np.argsort(dist[i], kind="stable")
-        if loo:
-            order = order[order != i]
-        rel = (db_labels[order] == query_labels[i]).astype(float)
-        hits = np.cumsum(rel)
-        aps.append((hits / np.arange(1, len(rel) + 1) * rel).sum() / max(rel.sum(), 1))
-    return float(np.mean(aps))
+    return float(mean_average_precision(query_codes, query_labels, db_codes, db_labels))
 
 
 def _load():
@@ -94,11 +73,12 @@ def map_table(names, bit_lengths, seeds):
     }
     for name in names:
         data = load_retrieval_dataset(name)
-        print(f"\n## {name}: mAP@all of {len(data.y_query)} queries, "
-              f"{len(data.y_db)} database items; mean (min-max) over seeds {seeds}; "
-              "last column: mean |correlation| between two bits, 32 bits, seed 0")
-        print(f"{'hasher':24s}" + "".join(f"{K:>20d} bits" for K in bit_lengths)
-              + "   bit corr")
+        print(
+            f"\n## {name}: mAP@all of {len(data.y_query)} queries, "
+            f"{len(data.y_db)} database items; mean (min-max) over seeds {seeds}; "
+            "last column: mean |correlation| between two bits, 32 bits, seed 0"
+        )
+        print(f"{'hasher':24s}" + "".join(f"{K:>20d} bits" for K in bit_lengths) + "   bit corr")
         times = {}
         for label, make in hashers.items():
             row = f"{label:24s}"
@@ -111,12 +91,19 @@ def map_table(names, bit_lengths, seeds):
                 if K == 32:
                     corr = _bit_correlation(models[0].transform(data.X_db))
             print(row + (f"{corr:>11.3f}" if 32 in bit_lengths else ""), flush=True)
-        sup = [_fit_score(WSLHasher(K, random_state=0, **SUPERVISED), data, supervise=True)[0]
-               for K in bit_lengths]
+        sup = [
+            _fit_score(WSLHasher(K, random_state=0, **SUPERVISED), data, supervise=True)[0]
+            for K in bit_lengths
+        ]
         print(f"{'WSL supervised, seed 0':24s}" + "".join(f"{s:>11.3f}{'':14s}" for s in sup))
-        print("fit seconds (mean over seeds): " + ", ".join(
-            f"{label} {K}b {times[label, K]:.2f}"
-            for label in ("ITQ", "WSL defaults") for K in bit_lengths))
+        print(
+            "fit seconds (mean over seeds): "
+            + ", ".join(
+                f"{label} {K}b {times[label, K]:.2f}"
+                for label in ("ITQ", "WSL defaults")
+                for K in bit_lengths
+            )
+        )
         print(_load())
 
 
@@ -132,9 +119,11 @@ def fit_time(n_bits=32):
     wsl = WSLHasher(n_bits, random_state=0).fit(X)
     t_wsl = time.perf_counter() - start
     evals = sum(h["n_evals"] for h in wsl.history_)
-    print(f"ITQ {t_itq:.2f} s; WSL {t_wsl:.2f} s ({wsl.n_iter_} rounds, {evals} "
-          f"objective evaluations, {1e3 * t_wsl / max(evals, 1):.2f} ms per evaluation "
-          f"including graph and setup); WSL / ITQ = {t_wsl / t_itq:.1f}")
+    print(
+        f"ITQ {t_itq:.2f} s; WSL {t_wsl:.2f} s ({wsl.n_iter_} rounds, {evals} "
+        f"objective evaluations, {1e3 * t_wsl / max(evals, 1):.2f} ms per evaluation "
+        f"including graph and setup); WSL / ITQ = {t_wsl / t_itq:.1f}"
+    )
     for round_ in wsl.history_:
         print("  " + ", ".join(f"{k}={v:.4g}" for k, v in round_.items()))
     print(_load())
@@ -169,17 +158,21 @@ def blas_threads(n_bits=32):
     finally:
         wsl_module.threadpool_limits = limited
     one, default = min(times["one thread"]), min(times["default threads"])
-    print(f"\n## WSL fit on MNIST-5k, {n_bits} bits, BLAS threads: one {one:.2f} s, "
-          f"default {default:.2f} s (best of 2); default / one = {default / one:.2f} "
-          f"({_load()})")
+    print(
+        f"\n## WSL fit on MNIST-5k, {n_bits} bits, BLAS threads: one {one:.2f} s, "
+        f"default {default:.2f} s (best of 2); default / one = {default / one:.2f} "
+        f"({_load()})"
+    )
 
 
 def select(names, mus=(0.05, 0.2, 0.5, 1.0, 1.5), epsilons=(0.001, 0.01, 0.1, 0.3), n_bits=32):
     """Leave-one-out mAP on the database (training) part only, over mu x epsilon."""
     for name in names:
         data = load_retrieval_dataset(name)
-        print(f"\n## selection on {name}: leave-one-out mAP of the {len(data.y_db)} "
-              f"training items, {n_bits} bits, seed 0 (queries unused)")
+        print(
+            f"\n## selection on {name}: leave-one-out mAP of the {len(data.y_db)} "
+            f"training items, {n_bits} bits, seed 0 (queries unused)"
+        )
         print("mu \\ eps " + "".join(f"{e:>9g}" for e in epsilons))
         for mu in mus:
             row = f"{mu:<9g}"

@@ -6,21 +6,9 @@ from sklearn.decomposition import PCA
 
 from skhash import ITQHasher, LSHHasher, PCAHasher
 from skhash.datasets import load_retrieval_dataset
+from skhash.metrics import mean_average_precision
 
 BASELINES = [LSHHasher, PCAHasher, ITQHasher]
-
-
-def _map(query_codes, query_labels, db_codes, db_labels):
-    # TEMPORARY: replaced by skhash.metrics.mean_average_precision once it lands.
-    n_bits = query_codes.shape[1]
-    dist = (n_bits - query_codes.astype(np.int32) @ db_codes.astype(np.int32).T) // 2
-    aps = []
-    for i in range(len(query_codes)):
-        order = np.argsort(dist[i], kind="stable")
-        rel = (db_labels[order] == query_labels[i]).astype(float)
-        hits = np.cumsum(rel)
-        aps.append((hits / np.arange(1, len(rel) + 1) * rel).sum() / max(rel.sum(), 1))
-    return float(np.mean(aps))
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +18,7 @@ def digits():
 
 def _retrieval_map(hasher, data):
     hasher.fit(data.X_db)
-    return _map(
+    return mean_average_precision(
         hasher.transform(data.X_query), data.y_query, hasher.transform(data.X_db), data.y_db
     )
 

@@ -8,19 +8,7 @@ import skhash._wsl as wsl_module
 from skhash import ITQHasher, LSHHasher, PCAHasher, WSLHasher
 from skhash._similarity import check_labels, label_similarity
 from skhash.datasets import load_retrieval_dataset
-
-
-def _map(query_codes, query_labels, db_codes, db_labels):
-    # TEMPORARY: replaced by skhash.metrics.mean_average_precision once it lands.
-    n_bits = query_codes.shape[1]
-    dist = (n_bits - query_codes.astype(np.int32) @ db_codes.astype(np.int32).T) // 2
-    aps = []
-    for i in range(len(query_codes)):
-        order = np.argsort(dist[i], kind="stable")
-        rel = (db_labels[order] == query_labels[i]).astype(float)
-        hits = np.cumsum(rel)
-        aps.append((hits / np.arange(1, len(rel) + 1) * rel).sum() / max(rel.sum(), 1))
-    return float(np.mean(aps))
+from skhash.metrics import mean_average_precision
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +21,7 @@ def _retrieval_map(hasher, data, supervise=False, **fit_params):
         hasher.fit(data.X_db, data.y_db, **fit_params)
     else:
         hasher.fit(data.X_db, **fit_params)
-    return _map(
+    return mean_average_precision(
         hasher.transform(data.X_query), data.y_query, hasher.transform(data.X_db), data.y_db
     )
 
@@ -166,7 +154,7 @@ def test_same_random_state_gives_identical_codes(init, digits):
     np.testing.assert_array_equal(a.coef_, b.coef_)
 
 
-def test_decision_function_is_the_documented_affine_map(digits):
+def test_decision_function_is_the_documented_affinemean_average_precision(digits):
     """f(x) = coef_ @ x + intercept_, and transform is its sign."""
     model = WSLHasher(n_bits=8, max_rounds=1, random_state=0).fit(digits.X_db[:300])
     F = model.decision_function(digits.X_query)
