@@ -114,6 +114,24 @@ def test_supervised_false_ignores_labels_for_grid_search():
     assert c.supervised_ and not np.allclose(c.coef_, b.coef_)
 
 
+def test_unsupervised_wsl_grid_search_scores_with_labels_it_does_not_fit_on(digits):
+    """GridSearchCV over an unsupervised WSL: y only scores (built-in mAP), never fits."""
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    X, y = digits.X_db[:400], digits.y_db[:400]
+    search = GridSearchCV(
+        WSLHasher(n_bits=8, supervised=False, random_state=0),
+        {"mu": [0.05, 1.0]},
+        cv=KFold(2, shuffle=True, random_state=0),
+    ).fit(X, y)
+    assert not search.best_estimator_.supervised_
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all((scores > 0.2) & (scores <= 1.0))
+    # the refitted model is the plain unsupervised fit of the best parameters
+    plain = WSLHasher(n_bits=8, random_state=0, **search.best_params_).fit(X)
+    np.testing.assert_array_equal(search.best_estimator_.coef_, plain.coef_)
+
+
 @pytest.mark.parametrize("orthogonality", ["correlation", "covariance"])
 @pytest.mark.parametrize("gradient", ["exact", "surrogate"])
 def test_lagrangian_never_increases_over_rounds(orthogonality, gradient, digits):
@@ -154,7 +172,7 @@ def test_same_random_state_gives_identical_codes(init, digits):
     np.testing.assert_array_equal(a.coef_, b.coef_)
 
 
-def test_decision_function_is_the_documented_affinemean_average_precision(digits):
+def test_decision_function_is_the_documented_affine_map(digits):
     """f(x) = coef_ @ x + intercept_, and transform is its sign."""
     model = WSLHasher(n_bits=8, max_rounds=1, random_state=0).fit(digits.X_db[:300])
     F = model.decision_function(digits.X_query)
