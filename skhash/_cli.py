@@ -335,6 +335,7 @@ def plot_compare(rows, path, title):
     ax_map.set(xlabel="bits", ylabel="mAP@all", title="mAP against code length", ylim=(0, 1.02))
     if bits:
         ax_map.set_xscale("log", base=2)
+        ax_map.minorticks_off()
         ax_map.set_xticks(bits, [str(b) for b in bits])
     ax_map.legend(loc="lower right", fontsize="small")
     fig.suptitle(title)
