@@ -125,9 +125,12 @@ def _api_sections():
 
 
 def _write_api_list():
-    lines = []
+    lines, declared = [], set()
     for title, modname, names in _api_sections():
-        lines += [title, "-" * len(title), "", f".. currentmodule:: {modname}", ""]
+        # ``module`` once per module makes :mod:`skhash.metrics` and the like resolve.
+        directive = "currentmodule" if modname in declared else "module"
+        declared.add(modname)
+        lines += [title, "-" * len(title), "", f".. {directive}:: {modname}", ""]
         lines += [".. autosummary::", "   :toctree: generated/", "   :nosignatures:", ""]
         lines += [f"   {name}" for name in names] + [""]
     target = HERE / "_api_list.rst"
