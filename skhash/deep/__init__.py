@@ -1,0 +1,5 @@
+"""Deep hashers: torch networks trained on pairwise supervision, as scikit-learn estimators."""
+
+from ._base import BaseDeepHasher, DeviceWarning
+
+__all__ = ["BaseDeepHasher", "DeviceWarning"]

@@ -1,0 +1,578 @@
+"""BaseDeepHasher: the torch training loop, device, seeding and pickling of the deep hashers."""
+
+import contextlib
+import copy
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from joblib import effective_n_jobs
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import validate_data
+
+from .._base import BaseHasher, rollback_on_error
+from .._similarity import check_supervision
+
+__all__ = ["BaseDeepHasher", "DeviceWarning", "PairSupervision"]
+
+
+class DeviceWarning(UserWarning):
+    """A model is loaded on another device than the one it was fitted on."""
+
+
+def _resolve_device(device):
+    """The ``torch.device`` a fit runs on: ``"auto"`` is CUDA when present, else CPU."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or a torch.device; "
+            f"got device={device!r}."
+        ) from exc
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available on this "
+                "machine (torch.cuda.is_available() is False); use device='cpu', or "
+                "device='auto' to use CUDA only when present."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but only {torch.cuda.device_count()} "
+                "CUDA device(s) are visible."
+            )
+        if resolved.index is None:
+            resolved = torch.device("cuda", torch.cuda.current_device())
+    elif resolved.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ValueError(f"device={device!r} was requested but MPS is not available.")
+    return resolved
+
+
+def _load_device(saved):
+    """Device to load a pickled model on: the saved one if usable here, else the CPU."""
+    saved = torch.device(saved)
+    if saved.type == "cpu":
+        return saved
+    if saved.type == "cuda":
+        usable = torch.cuda.is_available() and (saved.index or 0) < torch.cuda.device_count()
+    elif saved.type == "mps":
+        usable = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
+    else:
+        usable = False
+    if usable:
+        return saved
+    warnings.warn(
+        f"this model was fitted on device '{saved}', which is not available here; it is "
+        "loaded on the CPU instead (device_ is now 'cpu').",
+        DeviceWarning,
+        stacklevel=3,
+    )
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _torch_threads(n_jobs):
+    """Run torch's CPU ops on ``n_jobs`` threads, restoring the previous count after.
+
+    None means 1 unless inside a :func:`joblib.parallel_config` context, as in
+    scikit-learn: small networks on small batches are fastest on one thread, and
+    torch's default (all cores) slows to a crawl when other processes share them.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, effective_n_jobs(n_jobs)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def _isolated_rng(seed, device):
+    """Seed torch's global generators for the body only, restoring them after.
+
+    Dropout and a user's module draw from torch's global generators, which take no
+    ``generator`` argument; forking them keeps the fit reproducible without changing
+    the caller's random state.
+    """
+    devices = [device.index] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _check_hidden_layer_sizes(sizes):
+    if isinstance(sizes, Integral) and not isinstance(sizes, bool):
+        sizes = (sizes,)
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        sizes = None
+    if sizes is None or not all(
+        isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes
+    ):
+        raise ValueError(
+            "hidden_layer_sizes must be a tuple of positive ints (() for a single linear "
+            "hash layer)."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+def _mlp(n_features, hidden_layer_sizes, n_bits, dropout):
+    """ReLU MLP with dropout after each hidden layer and a linear hash layer of n_bits."""
+    layers = []
+    width = n_features
+    for size in hidden_layer_sizes:
+        layers += [torch.nn.Linear(width, size), torch.nn.ReLU()]
+        if dropout > 0:
+            layers.append(torch.nn.Dropout(dropout))
+        width = size
+    layers.append(torch.nn.Linear(width, n_bits))
+    return torch.nn.Sequential(*layers)
+
+
+class PairSupervision:
+    """Supervision on the training device, handed to the loss hooks as ``sup``.
+
+    Attributes
+    ----------
+    supervision : :class:`skhash._similarity.Supervision`
+        The validated labels or pairs (scipy, on the CPU).
+    n_samples : int
+    multilabel : bool
+    labels : Tensor of shape (n_samples, n_labels), float32, or None
+        Dense 0/1 label indicator matrix on the training device; None for pair
+        supervision.
+    """
+
+    def __init__(self, supervision, device):
+        self.supervision = supervision
+        self.n_samples = supervision.n_samples
+        self.multilabel = supervision.multilabel
+        self.device = device
+        if supervision.from_labels:
+            Y = supervision.labels.toarray().astype(np.float32)
+            self.labels = torch.from_numpy(Y).to(device)
+            self._label_counts = self.labels.sum(dim=1)
+            self._pairs = None
+        else:
+            self.labels = None
+            self._pairs = supervision.pairs
+
+    def block(self, idx, kind="binary"):
+        """Similarity between the samples ``idx`` and every training sample.
+
+        Parameters
+        ----------
+        idx : LongTensor of shape (b,)
+            Row indices into the training set.
+        kind : {"binary", "jaccard", "cosine"}, default="binary"
+            Label similarity: share-a-label (1/0), or the continuous Jaccard or
+            cosine similarity of the label sets. Pair supervision gives its stored
+            ``s`` whatever ``kind`` is.
+
+        Returns
+        -------
+        S : Tensor of shape (b, n_samples), float32 in [0, 1]
+        mask : Tensor of shape (b, n_samples), bool
+            Pairs that count: known pairs (all of them with labels, the given ones
+            with pairs), never a sample with itself.
+        """
+        b = idx.shape[0]
+        rows = torch.arange(b, device=self.device)
+        if self.labels is not None:
+            inter = self.labels[idx] @ self.labels.T
+            if kind == "binary":
+                S = (inter > 0).to(torch.float32)
+            else:
+                na = self._label_counts[idx][:, None]
+                nb = self._label_counts[None, :]
+                denom = na + nb - inter if kind == "jaccard" else torch.sqrt(na * nb)
+                S = torch.where(denom > 0, inter / denom.clamp_min(1e-12), 0.0)
+            mask = torch.ones((b, self.n_samples), dtype=torch.bool, device=self.device)
+        else:
+            sub = self._pairs[idx.cpu().numpy()].tocoo()
+            S_np = np.zeros(sub.shape, dtype=np.float32)
+            known = np.zeros(sub.shape, dtype=bool)
+            S_np[sub.row, sub.col] = sub.data
+            known[sub.row, sub.col] = True
+            S = torch.from_numpy(S_np).to(self.device)
+            mask = torch.from_numpy(known).to(self.device)
+        mask[rows, idx] = False
+        return S, mask
+
+
+class BaseDeepHasher(BaseHasher):
+    """Base class of the deep hashers: a torch network trained on pairwise supervision.
+
+    The base owns everything but the loss: input validation, supervision, the
+    network, the optimizer and its schedule, minibatches, the device, threads,
+    seeding, progress, ``loss_curve_``, pickling and rollback on error. Outputs
+    ``z = net(x)`` of shape (n, n_bits) are the real-valued hash functions
+    (``decision_function``); codes are ``sign(z)``.
+
+    **Subclass API.** A subclass lists every constructor parameter of this class in
+    its own ``__init__`` (scikit-learn reads parameters from the signature), passes
+    them to ``super().__init__``, extends ``_parameter_constraints``, and
+    implements the hooks below. During ``fit``, ``self._fit_state`` is an empty
+    dict for the hooks' working state (centres, codes, β...); the base deletes it
+    when the fit ends. Fitted attributes a hook sets on ``self`` (names ending in
+    ``_``) are kept and pickled with the estimator, so store them as numpy arrays
+    or CPU tensors.
+
+    ``_batch_loss(self, z, idx, bank, sup, epoch) -> Tensor`` (required)
+        The scalar loss of one minibatch. ``z``: network outputs of the batch,
+        shape (b, n_bits), float32, on the device, with gradient. ``idx``: the
+        batch's row indices into the training set (LongTensor on the device).
+        ``bank``: the outputs of *all* training samples, shape (n, n_bits),
+        detached, on the device; rows ``idx`` already hold ``z.detach()``, other
+        rows the output from the last time their sample was seen (a forward pass
+        over the training set fills it before the first epoch). Pairs are formed
+        between the batch and the bank, so every pair is seen on small data.
+        ``sup``: a :class:`PairSupervision` (``sup.block(idx, kind)`` gives the
+        (b, n) similarity and the mask of pairs that count, self-pairs excluded;
+        ``sup.labels`` the dense label matrix on the device), or None for an
+        unsupervised fit. ``epoch``: 0-based. ``self.n_steps_`` holds the number
+        of optimizer steps taken so far (for per-iteration schedules).
+    ``_init_loss_state(self, sup, n_samples, device)`` (optional)
+        Called once before training, after the bank is filled
+        (``self._fit_state["bank"]`` holds it), e.g. to initialise class centres.
+    ``_end_of_epoch(self, epoch, bank, sup)`` (optional)
+        Called after each epoch's optimizer steps and learning-rate schedule step,
+        e.g. closed-form updates of auxiliary variables.
+    ``_end_of_fit(self, bank, sup)`` (optional)
+        Called once after the last epoch, before ``_fit_state`` is deleted, to
+        store fitted attributes.
+    ``_requires_labels`` (class attribute, default True)
+        Whether ``fit`` needs ``y`` or ``pairs``; when False and neither is given,
+        ``sup`` is None.
+    ``_similarity_kind(self)`` (optional)
+        The label-similarity kind of the :class:`skhash._similarity.Supervision`
+        built by ``fit`` (default ``getattr(self, "similarity", "binary")``).
+
+    Parameters
+    ----------
+    n_bits : int, default=32
+        Code length K: the number of network outputs.
+    hidden_layer_sizes : tuple of int, default=(256,)
+        Hidden layer widths of the default network, a ReLU MLP over the features
+        with a linear hash layer of ``n_bits`` outputs. ``()`` gives a single linear
+        hash layer over the features (the papers' fch layer on top of fixed CNN
+        features). Ignored when ``module`` is given.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer of the default network.
+    module : torch.nn.Module, default=None
+        Your own network, mapping a float32 batch of shape (b, n_features) to
+        (b, n_bits) outputs, e.g. a CNN starting with ``torch.nn.Unflatten`` for
+        raw images. ``fit`` trains a deep copy end-to-end (all its parameters), so
+        the module you pass is never modified and a pretrained backbone keeps its
+        weights as the starting point. Keep it on the CPU; ``fit`` moves the copy
+        to ``device``.
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+        ``"sgd"`` uses ``momentum``.
+    lr : float, default=1e-3
+        Learning rate (Adam's default; SGD usually wants about 1e-2).
+    weight_decay : float, default=0.0
+        L2 penalty (``"adam"``, ``"sgd"``) or decoupled weight decay (``"adamw"``).
+    momentum : float, default=0.9
+        Momentum of ``"sgd"``.
+    lr_schedule : {"constant", "cosine"} or callable, default="constant"
+        Learning-rate multiplier per epoch: constant, cosine decay from 1 to 0 over
+        ``max_epochs``, or ``callable(epoch) -> float`` (epoch 0-based), as in
+        :class:`torch.optim.lr_scheduler.LambdaLR`.
+    max_epochs : int, default=50
+        Passes over the training set.
+    batch_size : int, default=64
+        Minibatch size, for training and for computing codes. A last batch of one
+        sample is merged into the previous one (batch norm needs two).
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the network runs. ``"auto"``: CUDA when available, else the CPU.
+        Requesting CUDA on a machine without it raises a ``ValueError``. Data stay
+        on the CPU and move to the device one batch at a time.
+    n_jobs : int, default=None
+        Threads of torch's CPU operations during ``fit`` and ``transform``
+        (restored afterwards). None means 1 unless in a
+        :func:`joblib.parallel_config` context; ``-1`` uses all cores (worth it for
+        a large network, e.g. a CNN, on the CPU).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the network's initialisation, the batch order and dropout. Same
+        value → identical codes on the CPU (GPU kernels may not be deterministic).
+        The caller's numpy and torch global random states are left untouched.
+    verbose : int, default=0
+        ``> 0``: a tqdm progress bar per fit, with the epoch and loss.
+    """
+
+    _parameter_constraints: dict = {
+        **BaseHasher._parameter_constraints,
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "module": [torch.nn.Module, None],
+        "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "lr_schedule": [StrOptions({"constant", "cosine"}), callable],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "n_jobs": [Integral, None],
+    }
+
+    _requires_labels = True
+
+    def __init__(
+        self,
+        n_bits=32,
+        *,
+        hidden_layer_sizes=(256,),
+        dropout=0.0,
+        module=None,
+        optimizer="adam",
+        lr=1e-3,
+        weight_decay=0.0,
+        momentum=0.9,
+        lr_schedule="constant",
+        max_epochs=50,
+        batch_size=64,
+        device="auto",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(n_bits=n_bits, random_state=random_state, verbose=verbose)
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.module = module
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.lr_schedule = lr_schedule
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.device = device
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self._requires_labels
+        tags.input_tags.sparse = False
+        return tags
+
+    # ---- hooks -------------------------------------------------------------------
+
+    def _batch_loss(self, z, idx, bank, sup, epoch):
+        raise NotImplementedError
+
+    def _init_loss_state(self, sup, n_samples, device):
+        pass
+
+    def _end_of_epoch(self, epoch, bank, sup):
+        pass
+
+    def _end_of_fit(self, bank, sup):
+        pass
+
+    def _similarity_kind(self):
+        return getattr(self, "similarity", "binary")
+
+    # ---- fitting -----------------------------------------------------------------
+
+    def _check_fit_supervision(self, y, pairs, n_samples):
+        if y is None and pairs is None:
+            if self._requires_labels:
+                raise ValueError(
+                    f"{type(self).__name__} requires y to be passed, but the target y is "
+                    "None: pass class labels y, a label indicator matrix, or pairwise "
+                    "supervision pairs=."
+                )
+            return None
+        return check_supervision(y, pairs, n_samples, kind=self._similarity_kind())
+
+    def _build_module(self, n_features):
+        """A fresh network: a deep copy of ``module``, or the default MLP."""
+        if self.module is not None:
+            return copy.deepcopy(self.module)
+        sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        return _mlp(n_features, sizes, self.n_bits, self.dropout)
+
+    def _make_optimizer(self, params):
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(
+                params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+            )
+        cls = torch.optim.AdamW if self.optimizer == "adamw" else torch.optim.Adam
+        return cls(params, lr=self.lr, weight_decay=self.weight_decay)
+
+    def _lr_factor(self):
+        if callable(self.lr_schedule):
+            return self.lr_schedule
+        if self.lr_schedule == "cosine":
+            n = self.max_epochs
+            return lambda epoch: 0.5 * (1.0 + math.cos(math.pi * min(epoch, n) / n))
+        return lambda epoch: 1.0
+
+    def _batches(self, n, order=None):
+        """Index chunks of ``batch_size``; a trailing chunk of one joins the previous."""
+        bs = self.batch_size
+        starts = list(range(0, n, bs))
+        if len(starts) > 1 and n - starts[-1] == 1:
+            starts.pop()
+        ends = starts[1:] + [n]
+        for start, end in zip(starts, ends, strict=True):
+            yield (slice(start, end) if order is None else order[start:end])
+
+    def _forward_all(self, module, X32, device):
+        """Outputs of the network for every row of X32, in eval mode, on ``device``."""
+        was_training = module.training
+        module.eval()
+        outputs = []
+        with torch.no_grad():
+            for rows in self._batches(X32.shape[0]):
+                xb = torch.from_numpy(X32[rows]).to(device)
+                outputs.append(self._check_output(module(xb), xb.shape[0]))
+        module.train(was_training)
+        return torch.cat(outputs).to(torch.float32)
+
+    def _check_output(self, z, b):
+        if not isinstance(z, torch.Tensor) or tuple(z.shape) != (b, self.n_bits):
+            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ValueError(
+                f"the network must map a batch of {b} samples to outputs of shape "
+                f"({b}, n_bits={self.n_bits}); got {shape}."
+            )
+        return z
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, pairs=None):
+        """Train the network on pairwise supervision.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training features (float32 or float64; cast to float32 per batch).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
+            Class labels or a multi-label 0/1 indicator matrix.
+        pairs : array-like of shape (n_pairs, 3) or sparse matrix of shape \
+(n_samples, n_samples), default=None
+            Pairwise supervision instead of labels: rows ``(i, j, s)`` with s in
+            [0, 1], or a sparse similarity matrix whose stored entries are the known
+            pairs.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        with rollback_on_error(self):
+            X = validate_data(self, X, dtype=[np.float32, np.float64], ensure_min_samples=2)
+            n = X.shape[0]
+            sup = self._check_fit_supervision(y, pairs, n)
+            device = _resolve_device(self.device)
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            X32 = np.ascontiguousarray(X, dtype=np.float32)
+            try:
+                with _torch_threads(self.n_jobs), _isolated_rng(seed, device):
+                    self._fit_state = {}
+                    self._train(X32, sup, device, seed)
+            finally:
+                self.__dict__.pop("_fit_state", None)
+        return self
+
+    def _train(self, X32, sup, device, seed):
+        n = X32.shape[0]
+        module = self._build_module(X32.shape[1]).to(device)
+        tsup = None if sup is None else PairSupervision(sup, device)
+        generator = torch.Generator().manual_seed(seed)
+        self.n_steps_ = 0
+        bank = self._forward_all(module, X32, device)
+        self._fit_state["bank"] = bank
+        self._init_loss_state(tsup, n, device)
+        params = [p for p in module.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("the network has no trainable parameter.")
+        optimizer = self._make_optimizer(params)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor())
+        loss_curve = []
+        bar = None
+        if self.verbose > 0:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.max_epochs, desc=type(self).__name__, unit="epoch")
+        try:
+            for epoch in range(self.max_epochs):
+                module.train()
+                order = torch.randperm(n, generator=generator)
+                total = torch.zeros((), dtype=torch.float64, device=device)
+                for idx in self._batches(n, order):
+                    xb = torch.from_numpy(X32[idx.numpy()]).to(device, non_blocking=True)
+                    idx_dev = idx.to(device)
+                    z = self._check_output(module(xb), xb.shape[0])
+                    bank[idx_dev] = z.detach().to(torch.float32)
+                    loss = self._batch_loss(z, idx_dev, bank, tsup, epoch)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    self.n_steps_ += 1
+                    total += loss.detach().to(torch.float64) * len(idx)
+                epoch_loss = float(total) / n
+                if not math.isfinite(epoch_loss):
+                    raise FloatingPointError(
+                        f"the training loss became {epoch_loss} in epoch {epoch + 1}; try a "
+                        f"smaller learning rate (got lr={self.lr})."
+                    )
+                loss_curve.append(epoch_loss)
+                scheduler.step()
+                self._end_of_epoch(epoch, bank, tsup)
+                if bar is not None:
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{epoch_loss:.4g}")
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        self._end_of_fit(bank, tsup)
+        module.eval()
+        self.module_ = module
+        self.device_ = device
+        self.loss_curve_ = loss_curve
+        self.n_iter_ = len(loss_curve)
+        self._set_n_features_out()
+
+    # ---- prediction --------------------------------------------------------------
+
+    def _decision_function(self, X):
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        with _torch_threads(self.n_jobs):
+            return self._forward_all(self.module_, X32, self.device_).cpu().numpy()
+
+    # ---- pickling ----------------------------------------------------------------
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        module = state.pop("module_", None)
+        if module is not None:
+            # Weights only, moved to the CPU: the pickle loads on any machine, and the
+            # network is rebuilt from the parameters (or the `module` template).
+            state["_module_state"] = {
+                k: v.detach().to("cpu") for k, v in module.state_dict().items()
+            }
+            state["device_"] = str(state.get("device_", "cpu"))
+        return state
+
+    def __setstate__(self, state):
+        module_state = state.pop("_module_state", None)
+        super().__setstate__(state)
+        if module_state is None:
+            return
+        device = _load_device(self.device_)
+        with torch.random.fork_rng(devices=[]):
+            module = self._build_module(self.n_features_in_)
+        module.load_state_dict(module_state)
+        self.module_ = module.to(device).eval()
+        self.device_ = device

@@ -1,0 +1,353 @@
+"""BaseDeepHasher: training loop, supervision, devices, threads, seeding, pickling, errors."""
+
+import io
+import pickle
+from unittest import mock
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+
+from skhash._similarity import check_supervision, label_similarity
+from skhash.deep import BaseDeepHasher, DeviceWarning
+from skhash.deep._base import PairSupervision
+from skhash.deep._losses import hashnet_pair_loss
+from skhash.metrics import mean_average_precision
+
+
+class _PairHasher(BaseDeepHasher):
+    """Smallest deep hasher: HashNet's unweighted loss on tanh(z), no schedule."""
+
+    def _batch_loss(self, z, idx, bank, sup, epoch):
+        S, mask = sup.block(idx)
+        return hashnet_pair_loss(
+            torch.tanh(z), torch.tanh(bank), S, alpha=10.0 / self.n_bits, mask=mask
+        )
+
+
+class _RecordingHasher(_PairHasher):
+    """Records what the hooks see; fails on demand in a given epoch."""
+
+    fail_in_epoch = None
+    log = None
+
+    def _init_loss_state(self, sup, n_samples, device):
+        type(self).log = {"init": (n_samples, device), "batches": [], "epochs": [], "fit": 0}
+        self._fit_state["seen"] = 0
+
+    def _batch_loss(self, z, idx, bank, sup, epoch):
+        if epoch == self.fail_in_epoch:
+            raise RuntimeError("hook failed")
+        type(self).log["batches"].append(
+            (
+                tuple(z.shape),
+                tuple(bank.shape),
+                torch.equal(bank[idx], z.detach()),
+                torch.get_num_threads(),
+                idx.clone(),
+            )
+        )
+        self._fit_state["seen"] += len(idx)
+        return super()._batch_loss(z, idx, bank, sup, epoch)
+
+    def _end_of_epoch(self, epoch, bank, sup):
+        type(self).log["epochs"].append((epoch, self._fit_state["seen"]))
+
+    def _end_of_fit(self, bank, sup):
+        type(self).log["fit"] += 1
+        self.bank_norm_ = float(bank.norm())
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0)[:400], y[:400]
+
+
+def _fast(**params):
+    defaults = dict(n_bits=8, hidden_layer_sizes=(32,), max_epochs=3, random_state=0)
+    return {**defaults, **params}
+
+
+def test_hooks_see_batch_against_memory_bank_of_all_samples(digits):
+    """Each batch is paired with a bank of every training output, current for the batch."""
+    X, y = digits
+    h = _RecordingHasher(**_fast(batch_size=50)).fit(X, y)
+    log = _RecordingHasher.log
+    assert log["init"][0] == len(X) and log["init"][1] == torch.device("cpu")
+    assert len(log["batches"]) == 3 * 8
+    for z_shape, bank_shape, current, _, _ in log["batches"]:
+        assert z_shape == (50, 8) and bank_shape == (len(X), 8) and current
+    # Every sample once per epoch, in a different order each epoch.
+    assert [e for e, _ in log["epochs"]] == [0, 1, 2]
+    assert [seen for _, seen in log["epochs"]] == [400, 800, 1200]
+    first = torch.cat([b[4] for b in log["batches"][:8]])
+    second = torch.cat([b[4] for b in log["batches"][8:16]])
+    assert sorted(first.tolist()) == list(range(400))
+    assert not torch.equal(first, second)
+    assert log["fit"] == 1 and h.bank_norm_ > 0
+    assert not hasattr(h, "_fit_state")
+    assert h.n_steps_ == 24 and h.n_iter_ == 3 and len(h.loss_curve_) == 3
+
+
+def test_trailing_batch_of_one_joins_the_previous(digits):
+    """A last batch of a single sample is merged (batch norm cannot train on one)."""
+    X, y = digits
+    _RecordingHasher(**_fast(batch_size=133, max_epochs=1)).fit(X[:400], y[:400])
+    sizes = [b[0][0] for b in _RecordingHasher.log["batches"]]
+    assert sizes == [133, 133, 134]
+
+
+def test_training_lowers_the_loss_and_learns_retrieval(digits):
+    """The loss falls over epochs and the codes retrieve same-class digits."""
+    X, y = digits
+    h = _PairHasher(**_fast(max_epochs=10, lr=1e-2)).fit(X[:300], y[:300])
+    assert h.loss_curve_[-1] < 0.8 * h.loss_curve_[0]
+    trained = mean_average_precision(h.transform(X[300:]), y[300:], h.transform(X[:300]), y[:300])
+    untrained = _PairHasher(**_fast(lr_schedule=lambda epoch: 0.0)).fit(X[:300], y[:300])
+    base = mean_average_precision(
+        untrained.transform(X[300:]), y[300:], untrained.transform(X[:300]), y[:300]
+    )
+    assert trained > base + 0.2
+
+
+def test_same_random_state_gives_identical_codes_without_global_seeding(digits):
+    """Same seed, same codes; another seed, other codes; global RNG states untouched."""
+    X, y = digits
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()  # noqa: NPY002
+    a = _PairHasher(**_fast(dropout=0.3)).fit(X, y).decision_function(X)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], np_state[1])  # noqa: NPY002
+    b = _PairHasher(**_fast(dropout=0.3)).fit(X, y).decision_function(X)
+    c = _PairHasher(**_fast(dropout=0.3, random_state=1)).fit(X, y).decision_function(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_float32_and_float64_input_give_the_same_codes(digits):
+    """The network runs in float32; float64 input is cast per batch."""
+    X, y = digits
+    a = _PairHasher(**_fast()).fit(X, y)
+    b = _PairHasher(**_fast()).fit(X.astype(np.float32), y)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X.astype(np.float32)))
+    assert a.decision_function(X).dtype == np.float32
+
+
+def test_sparse_input_and_wrong_feature_count_are_clear_errors(digits):
+    """Sparse X is refused with a TypeError; transform checks n_features."""
+    X, y = digits
+    with pytest.raises(TypeError, match="dense data is required"):
+        _PairHasher(**_fast()).fit(sp.csr_matrix(X), y)
+    h = _PairHasher(**_fast(max_epochs=1)).fit(X, y)
+    with pytest.raises(ValueError, match="X has 10 features, but _PairHasher is expecting 64"):
+        h.transform(X[:, :10])
+
+
+def test_missing_supervision_is_a_clear_error(digits):
+    """A supervised deep hasher without y or pairs says what to pass."""
+    X, _ = digits
+    with pytest.raises(ValueError, match="requires y to be passed.*pairs="):
+        _PairHasher(**_fast()).fit(X)
+
+
+def test_pairs_supervision_trains_like_labels(digits):
+    """Pairs (i, j, s) covering every pair give the same codes as the labels."""
+    X, y = digits
+    X, y = X[:120], y[:120]
+    i, j = np.nonzero(~np.eye(len(y), dtype=bool))
+    pairs = np.column_stack([i, j, (y[i] == y[j]).astype(float)])
+    a = _PairHasher(**_fast()).fit(X, y).transform(X)
+    b = _PairHasher(**_fast()).fit(X, pairs=pairs).transform(X)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", ["binary", "jaccard", "cosine"])
+def test_pair_supervision_block_matches_label_similarity(kind):
+    """Blocks on the device equal the similarity module's, with self-pairs masked out."""
+    rng = np.random.default_rng(0)
+    Y = (rng.random((30, 5)) < 0.3).astype(int)
+    Y[Y.sum(axis=1) == 0, 0] = 1
+    sup = check_supervision(Y, n_samples=30, kind=kind)
+    tsup = PairSupervision(sup, torch.device("cpu"))
+    idx = torch.tensor([3, 0, 29, 7])
+    S, mask = tsup.block(idx, kind)
+    expected = label_similarity(sup.labels[idx.numpy()], sup.labels, kind)
+    np.testing.assert_allclose(S.numpy(), expected, rtol=1e-6)
+    assert not mask[torch.arange(4), idx].any() and mask.sum() == 4 * 29
+
+
+def test_pair_supervision_block_from_pairs_masks_unknown_pairs():
+    """With pair supervision only the given pairs (both directions) count."""
+    sup = check_supervision(pairs=np.array([[0, 1, 1.0], [0, 2, 0.0], [3, 1, 0.5]]), n_samples=4)
+    S, mask = PairSupervision(sup, torch.device("cpu")).block(torch.tensor([1, 0]))
+    np.testing.assert_array_equal(mask.numpy(), [[1, 0, 0, 1], [0, 1, 1, 0]])
+    np.testing.assert_allclose(S.numpy(), [[1, 0, 0, 0.5], [0, 1, 0, 0]])
+
+
+def test_cuda_without_cuda_is_a_clear_error_and_auto_falls_back(digits):
+    """device='cuda' with no CUDA raises; device='auto' trains on the CPU."""
+    X, y = digits
+    with mock.patch("torch.cuda.is_available", return_value=False):
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            _PairHasher(**_fast(device="cuda")).fit(X, y)
+        h = _PairHasher(**_fast(device="auto", max_epochs=1)).fit(X, y)
+    assert h.device_ == torch.device("cpu")
+    assert next(h.module_.parameters()).device == torch.device("cpu")
+    with pytest.raises(ValueError, match="device must be"):
+        _PairHasher(**_fast(device="gpu")).fit(X, y)
+
+
+def test_explicit_torch_device_is_accepted(digits):
+    """A torch.device instance works like its string."""
+    X, y = digits
+    a = _PairHasher(**_fast(device=torch.device("cpu"))).fit(X, y).transform(X)
+    b = _PairHasher(**_fast(device="cpu")).fit(X, y).transform(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_n_jobs_sets_torch_threads_during_fit_and_restores_them(digits):
+    """Training runs on n_jobs threads; the caller's thread count is restored after."""
+    X, y = digits
+    before = torch.get_num_threads()
+    _RecordingHasher(**_fast(max_epochs=1, n_jobs=2)).fit(X, y)
+    assert {b[3] for b in _RecordingHasher.log["batches"]} == {2}
+    _RecordingHasher(**_fast(max_epochs=1)).fit(X, y)
+    assert {b[3] for b in _RecordingHasher.log["batches"]} == {1}
+    assert torch.get_num_threads() == before
+
+
+def test_pickle_roundtrip_keeps_codes_and_stores_cpu_weights(digits):
+    """pickle and joblib restore a model with the same codes; the state holds CPU tensors."""
+    X, y = digits
+    h = _PairHasher(**_fast(dropout=0.2)).fit(X, y)
+    state = h.__getstate__()
+    assert "module_" not in state
+    assert all(t.device.type == "cpu" for t in state["_module_state"].values())
+    restored = pickle.loads(pickle.dumps(h))
+    np.testing.assert_array_equal(restored.decision_function(X), h.decision_function(X))
+    buf = io.BytesIO()
+    joblib.dump(h, buf)
+    buf.seek(0)
+    np.testing.assert_array_equal(joblib.load(buf).transform(X), h.transform(X))
+    # Refitting the restored model works, and from the same seed gives the same codes.
+    np.testing.assert_array_equal(restored.fit(X, y).transform(X), h.transform(X))
+
+
+def test_model_fitted_on_cuda_loads_on_cpu_only_machine_with_a_warning(digits):
+    """A pickle recording a CUDA device unpickles on the CPU, warns, and transforms."""
+    X, y = digits
+    h = _PairHasher(**_fast()).fit(X, y)
+    expected = h.transform(X)
+    h.device_ = torch.device("cuda", 0)  # as if fitted on a GPU
+    payload = pickle.dumps(h)
+    with mock.patch("torch.cuda.is_available", return_value=False):
+        with pytest.warns(DeviceWarning, match="fitted on device 'cuda:0'.*CPU"):
+            restored = pickle.loads(payload)
+    assert restored.device_ == torch.device("cpu")
+    np.testing.assert_array_equal(restored.transform(X), expected)
+
+
+def test_unfitted_estimator_pickles(digits):
+    """An unfitted deep hasher (with a module template) pickles and clones."""
+    est = _PairHasher(module=torch.nn.Linear(64, 8), n_bits=8)
+    restored = pickle.loads(pickle.dumps(est))
+    assert isinstance(restored.module, torch.nn.Linear)
+    assert clone(est).module is not est.module
+
+
+def test_verbose_shows_a_progress_bar_with_epoch_and_loss(digits, capsys):
+    """verbose=1 writes one tqdm bar with the epoch and the loss in its postfix."""
+    X, y = digits
+    _PairHasher(**_fast(verbose=1)).fit(X, y)
+    err = capsys.readouterr().err
+    assert "_PairHasher" in err and "epoch=3" in err and "loss=" in err
+    _PairHasher(**_fast()).fit(X, y)
+    assert capsys.readouterr().err == ""
+
+
+def test_user_module_is_trained_end_to_end_and_left_untouched(digits):
+    """A user's CNN over raw 8x8 images is trained as a whole; the template keeps its weights."""
+    X, y = digits
+    gen = torch.Generator().manual_seed(0)
+    cnn = torch.nn.Sequential(
+        torch.nn.Unflatten(1, (1, 8, 8)),
+        torch.nn.Conv2d(1, 8, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8 * 16, 8),
+    )
+    for p in cnn.parameters():
+        torch.nn.init.normal_(p, std=0.2, generator=gen)
+    template = {k: v.clone() for k, v in cnn.state_dict().items()}
+    h = _PairHasher(module=cnn, n_bits=8, max_epochs=15, random_state=0)
+    h.fit(X[:300], y[:300])
+    for k, v in cnn.state_dict().items():
+        assert torch.equal(v, template[k])
+    trained = h.module_.state_dict()
+    assert all(not torch.equal(trained[k], template[k]) for k in template)
+    mAP = mean_average_precision(h.transform(X[300:]), y[300:], h.transform(X[:300]), y[:300])
+    untrained = _PairHasher(module=cnn, n_bits=8, max_epochs=1, lr_schedule=lambda e: 0.0)
+    untrained.fit(X[:300], y[:300])
+    base = mean_average_precision(
+        untrained.transform(X[300:]), y[300:], untrained.transform(X[:300]), y[:300]
+    )
+    assert mAP > base + 0.15
+    # The pickled model is rebuilt from the template and the trained weights.
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(h)).transform(X), h.transform(X))
+
+
+def test_module_with_wrong_output_shape_is_a_clear_error(digits):
+    """A module that does not output n_bits values per sample is rejected by name."""
+    X, y = digits
+    with pytest.raises(ValueError, match=r"outputs of shape \(64, n_bits=8\); got \(64, 5\)"):
+        _PairHasher(module=torch.nn.Linear(64, 5), n_bits=8).fit(X, y)
+
+
+def test_hidden_layer_sizes_empty_is_a_single_linear_layer(digits):
+    """hidden_layer_sizes=() gives the paper's single hash layer; bad sizes are refused."""
+    X, y = digits
+    h = _PairHasher(**_fast(hidden_layer_sizes=())).fit(X, y)
+    linear = [m for m in h.module_.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linear) == 1 and linear[0].weight.shape == (8, 64)
+    with pytest.raises(ValueError, match="tuple of positive ints"):
+        _PairHasher(**_fast(hidden_layer_sizes=(16, 0))).fit(X, y)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_optimizers_and_schedules_train(digits, optimizer, schedule):
+    """Every optimizer and schedule lowers the training loss."""
+    X, y = digits
+    lr = 0.05 if optimizer == "sgd" else 1e-3
+    h = _PairHasher(**_fast(optimizer=optimizer, lr=lr, lr_schedule=schedule, max_epochs=6))
+    h.fit(X, y)
+    assert h.loss_curve_[-1] < h.loss_curve_[0]
+
+
+def test_failure_during_training_rolls_back(digits):
+    """A fit that fails mid-training leaves the previous fit intact."""
+    X, y = digits
+    h = _RecordingHasher(**_fast()).fit(X, y)
+    codes, module = h.transform(X), h.module_
+    h.fail_in_epoch = 1
+    with pytest.raises(RuntimeError, match="hook failed"):
+        h.fit(X[:200], y[:200])
+    assert h.module_ is module and not hasattr(h, "_fit_state")
+    np.testing.assert_array_equal(h.transform(X), codes)
+
+
+def test_diverging_loss_is_reported(digits):
+    """A non-finite training loss stops the fit with an error naming the learning rate."""
+    X, y = digits
+
+    class _NanHasher(_PairHasher):
+        def _batch_loss(self, z, idx, bank, sup, epoch):
+            return z.sum() * float("nan")
+
+    with pytest.raises(FloatingPointError, match="lr=0.001"):
+        _NanHasher(**_fast()).fit(X, y)
