@@ -1,0 +1,493 @@
+"""numba kernels for Hamming search: XOR + popcount on packed words, fused with selection.
+
+Layout. Queries are rows of unsigned words, ``Q[q, w]``. The database is stored
+word-major, ``DT[w, j]`` (the transpose), so that for a fixed word the codes of
+consecutive database rows are contiguous: the compiler then vectorises the XOR +
+popcount over database rows (AVX-512 ``vpopcntq`` where the CPU has it, scalar
+``popcnt`` otherwise).
+
+Selection. Distances are integers in [0, n_bits]. The k-NN kernel keeps, per query,
+the current k-th smallest distance ``tau``; a chunk of 64 database rows is first
+reduced to its minimum distance (vectorised), and only a chunk whose minimum is
+below ``tau`` is scanned row by row. Candidates go to a buffer in database order with
+a histogram of their distances, from which ``tau`` is read; the final order is a
+stable counting sort. Equal distances are therefore always ordered by database index.
+"""
+
+import numba
+import numpy as np
+from joblib import effective_n_jobs
+from numba import njit, prange
+from numba.extending import intrinsic
+
+__all__ = [
+    "hamming_distance_matrix",
+    "kneighbors_words",
+    "radius_neighbors_words",
+    "to_words",
+]
+
+# Database rows per tile: for 64-bit codes a tile is 32 KB, so it stays in L1/L2 while
+# every query of a block is compared with it (the database is read once per block).
+_TILE = 4096
+# Queries that share one pass over the database tiles.
+_QUERY_BLOCK = 16
+# Database rows reduced to one minimum before the row-by-row test.
+_CHUNK = 64
+
+_JIT = {"cache": True, "nogil": True, "boundscheck": False}
+
+
+@intrinsic
+def _popcount(typingctx, x):
+    """Number of set bits of an unsigned integer: the LLVM ``ctpop`` intrinsic."""
+    sig = x(x)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+def to_words(packed, n_bits=None, *, transpose=False):
+    """Packed uint8 codes as unsigned words for the kernels.
+
+    Each row of ``ceil(n_bits / 8)`` bytes is zero-padded to the smallest word size
+    that holds it (1, 2 or 4 bytes, or a multiple of 8 bytes) and viewed as
+    uint8/16/32/64 words. Byte order inside a word does not matter: the Hamming
+    distance counts differing bits and both sides share the layout. When ``n_bits``
+    is given, the unused low bits of the last byte are cleared so that they cannot
+    count. ``transpose=True`` returns the database layout, shape (n_words, n), C order.
+    """
+    packed = np.asarray(packed, dtype=np.uint8)
+    n, n_bytes = packed.shape
+    if n_bits is not None and n_bits % 8:
+        packed = packed.copy()
+        packed[:, -1] &= np.uint8((0xFF << (8 - n_bits % 8)) & 0xFF)
+    if n_bytes <= 1:
+        width, dtype = 1, np.uint8
+    elif n_bytes <= 2:
+        width, dtype = 2, np.uint16
+    elif n_bytes <= 4:
+        width, dtype = 4, np.uint32
+    else:
+        width, dtype = 8 * ((n_bytes + 7) // 8), np.uint64
+    if width != n_bytes:
+        padded = np.zeros((n, width), dtype=np.uint8)
+        padded[:, :n_bytes] = packed
+    else:
+        padded = np.ascontiguousarray(packed)
+    words = padded.view(dtype)
+    return np.ascontiguousarray(words.T) if transpose else words
+
+
+class _Threads:
+    """numba's thread count set from ``n_jobs`` for a block, restored afterwards."""
+
+    def __init__(self, n_jobs):
+        n = effective_n_jobs(n_jobs)
+        self.n_threads = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+
+    def __enter__(self):
+        self._saved = numba.get_num_threads()
+        numba.set_num_threads(self.n_threads)
+        return self
+
+    def __exit__(self, *exc):
+        numba.set_num_threads(self._saved)
+        return False
+
+
+# --- distances of one query to a run of database rows --------------------------------
+# One function per number of words so that the loop over database rows has a fixed
+# body and vectorises; beyond four words (256 bits) a generic loop.
+
+
+@njit(**_JIT)
+def _min1(x0, s0):
+    mn = _popcount(x0 ^ s0[0])
+    for j in range(1, s0.shape[0]):
+        mn = min(mn, _popcount(x0 ^ s0[j]))
+    return np.int64(mn)
+
+
+@njit(**_JIT)
+def _min2(x0, s0, x1, s1):
+    mn = _popcount(x0 ^ s0[0]) + _popcount(x1 ^ s1[0])
+    for j in range(1, s0.shape[0]):
+        mn = min(mn, _popcount(x0 ^ s0[j]) + _popcount(x1 ^ s1[j]))
+    return np.int64(mn)
+
+
+@njit(**_JIT)
+def _min3(x0, s0, x1, s1, x2, s2):
+    mn = _popcount(x0 ^ s0[0]) + _popcount(x1 ^ s1[0]) + _popcount(x2 ^ s2[0])
+    for j in range(1, s0.shape[0]):
+        mn = min(mn, _popcount(x0 ^ s0[j]) + _popcount(x1 ^ s1[j]) + _popcount(x2 ^ s2[j]))
+    return np.int64(mn)
+
+
+@njit(**_JIT)
+def _min4(x0, s0, x1, s1, x2, s2, x3, s3):
+    mn = (
+        _popcount(x0 ^ s0[0])
+        + _popcount(x1 ^ s1[0])
+        + _popcount(x2 ^ s2[0])
+        + _popcount(x3 ^ s3[0])
+    )
+    for j in range(1, s0.shape[0]):
+        mn = min(
+            mn,
+            _popcount(x0 ^ s0[j])
+            + _popcount(x1 ^ s1[j])
+            + _popcount(x2 ^ s2[j])
+            + _popcount(x3 ^ s3[j]),
+        )
+    return np.int64(mn)
+
+
+@njit(**_JIT)
+def _chunk_min(Q, q, DT, c0, c1):
+    """Smallest distance from query ``q`` to database rows ``c0:c1`` (a lower bound of
+    every row's distance; 0 for more than four words, where no bound is computed)."""
+    n_words = DT.shape[0]
+    if n_words == 1:
+        return _min1(Q[q, 0], DT[0, c0:c1])
+    if n_words == 2:
+        return _min2(Q[q, 0], DT[0, c0:c1], Q[q, 1], DT[1, c0:c1])
+    if n_words == 3:
+        return _min3(Q[q, 0], DT[0, c0:c1], Q[q, 1], DT[1, c0:c1], Q[q, 2], DT[2, c0:c1])
+    if n_words == 4:
+        return _min4(
+            Q[q, 0], DT[0, c0:c1], Q[q, 1], DT[1, c0:c1],
+            Q[q, 2], DT[2, c0:c1], Q[q, 3], DT[3, c0:c1],
+        )  # fmt: skip
+    return np.int64(0)
+
+
+@njit(**_JIT)
+def _dist(Q, q, DT, j):
+    """Distance from query ``q`` to database row ``j`` (scalar path)."""
+    d = 0
+    for w in range(DT.shape[0]):
+        d += _popcount(Q[q, w] ^ DT[w, j])
+    return np.int64(d)
+
+
+@njit(**_JIT)
+def _row1(x0, s0, out):
+    for j in range(s0.shape[0]):
+        out[j] = _popcount(x0 ^ s0[j])
+
+
+@njit(**_JIT)
+def _row2(x0, s0, x1, s1, out):
+    for j in range(s0.shape[0]):
+        out[j] = _popcount(x0 ^ s0[j]) + _popcount(x1 ^ s1[j])
+
+
+@njit(**_JIT)
+def _row4(x0, s0, x1, s1, x2, s2, x3, s3, out):
+    for j in range(s0.shape[0]):
+        out[j] = (
+            _popcount(x0 ^ s0[j])
+            + _popcount(x1 ^ s1[j])
+            + _popcount(x2 ^ s2[j])
+            + _popcount(x3 ^ s3[j])
+        )
+
+
+@njit(**_JIT)
+def _row_dists(Q, q, DT, c0, c1, out):
+    """Distances from query ``q`` to database rows ``c0:c1`` written to ``out``."""
+    n_words = DT.shape[0]
+    if n_words == 1:
+        _row1(Q[q, 0], DT[0, c0:c1], out)
+    elif n_words == 2:
+        _row2(Q[q, 0], DT[0, c0:c1], Q[q, 1], DT[1, c0:c1], out)
+    elif n_words == 4:
+        _row4(
+            Q[q, 0], DT[0, c0:c1], Q[q, 1], DT[1, c0:c1],
+            Q[q, 2], DT[2, c0:c1], Q[q, 3], DT[3, c0:c1], out,
+        )  # fmt: skip
+    else:
+        for j in range(c1 - c0):
+            out[j] = _dist(Q, q, DT, c0 + j)
+
+
+# --- dense distance matrix ------------------------------------------------------------
+
+
+@njit(parallel=True, **_JIT)
+def _distance_matrix_kernel(Q, DT, out):
+    n_q = Q.shape[0]
+    n_db = DT.shape[1]
+    n_blocks = (n_q + _QUERY_BLOCK - 1) // _QUERY_BLOCK
+    for b in prange(n_blocks):
+        q0 = b * _QUERY_BLOCK
+        q1 = min(q0 + _QUERY_BLOCK, n_q)
+        for t0 in range(0, n_db, _TILE):
+            t1 = min(t0 + _TILE, n_db)
+            for q in range(q0, q1):
+                _row_dists(Q, q, DT, t0, t1, out[q, t0:t1])
+
+
+def hamming_distance_matrix(Q_packed, D_packed, n_jobs=None):
+    """Hamming distances between two sets of packed codes, as a dense int32 matrix.
+
+    Meant for one chunk of queries at a time: the result is (n_q, n_db).
+
+    Parameters
+    ----------
+    Q_packed : ndarray of shape (n_q, n_bytes), dtype uint8
+        Packed query codes (:func:`skhash.codes.pack_codes` layout).
+    D_packed : ndarray of shape (n_db, n_bytes), dtype uint8
+        Packed database codes, with the same number of bytes per row.
+    n_jobs : int, default=None
+        Threads (joblib's convention: None means 1, -1 all cores).
+
+    Returns
+    -------
+    dist : ndarray of shape (n_q, n_db), dtype int32
+        Number of differing bits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhash.neighbors._kernels import hamming_distance_matrix
+    >>> Q = np.array([[0b10110000]], dtype=np.uint8)
+    >>> D = np.array([[0b10110000], [0b01000000], [0b10100001]], dtype=np.uint8)
+    >>> hamming_distance_matrix(Q, D)
+    array([[0, 4, 2]], dtype=int32)
+    """
+    Q_packed = np.asarray(Q_packed)
+    D_packed = np.asarray(D_packed)
+    if Q_packed.dtype != np.uint8 or D_packed.dtype != np.uint8:
+        raise ValueError(
+            f"packed codes must have dtype uint8; got {Q_packed.dtype} and {D_packed.dtype}."
+        )
+    if Q_packed.ndim != 2 or D_packed.ndim != 2 or Q_packed.shape[1] != D_packed.shape[1]:
+        raise ValueError(
+            "packed codes must be 2-D with the same number of bytes per row; got shapes "
+            f"{Q_packed.shape} and {D_packed.shape}."
+        )
+    out = np.empty((Q_packed.shape[0], D_packed.shape[0]), dtype=np.int32)
+    if out.size == 0:
+        return out
+    Q = to_words(Q_packed)
+    DT = to_words(D_packed, transpose=True)
+    if DT.shape[0] == 3:
+        # Three words: pad to four so the vectorised four-word loop applies.
+        Q = np.concatenate([Q, np.zeros((Q.shape[0], 1), Q.dtype)], axis=1)
+        DT = np.concatenate([DT, np.zeros((1, DT.shape[1]), DT.dtype)], axis=0)
+    with _Threads(n_jobs):
+        _distance_matrix_kernel(Q, DT, out)
+    return out
+
+
+# --- k nearest neighbours -------------------------------------------------------------
+
+
+@njit(**_JIT)
+def _threshold(hist, k, n_bits):
+    """Smallest t with hist[0] + ... + hist[t] >= k, or n_bits + 1 if there is none."""
+    c = 0
+    for t in range(n_bits + 1):
+        c += hist[t]
+        if c >= k:
+            return t
+    return n_bits + 1
+
+
+@njit(**_JIT)
+def _push(d, j, k, n_bits, th, buf_d, buf_i, size, hist):
+    """Append candidate (d, j) to one query's buffer; return the new threshold tau."""
+    cap = buf_d.shape[0]
+    s = size[0]
+    if s == cap:
+        # Compact: rows beyond tau can never be selected. At most k - 1 rows lie below
+        # tau and at most k at tau (after k rows at <= tau no row at tau is accepted),
+        # and cap >= 2k, so this always frees room.
+        s = 0
+        hist[:] = 0
+        for r in range(cap):
+            dr = buf_d[r]
+            if dr <= th:
+                buf_d[s] = dr
+                buf_i[s] = buf_i[r]
+                hist[dr] += 1
+                s += 1
+    buf_d[s] = d
+    buf_i[s] = j
+    size[0] = s + 1
+    hist[d] += 1
+    if s + 1 >= k:
+        return _threshold(hist, k, n_bits)
+    return th
+
+
+@njit(**_JIT)
+def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1):
+    n_db = DT.shape[1]
+    m = q1 - q0
+    cap = 2 * k + 64
+    buf_d = np.empty((m, cap), dtype=np.int32)
+    buf_i = np.empty((m, cap), dtype=np.int64)
+    size = np.zeros((m, 1), dtype=np.int64)
+    hist = np.zeros((m, n_bits + 2), dtype=np.int64)
+    tau = np.full(m, n_bits + 1, dtype=np.int64)
+    for t0 in range(0, n_db, _TILE):
+        t1 = min(t0 + _TILE, n_db)
+        for qi in range(m):
+            q = q0 + qi
+            skip = q + self_offset if self_offset >= 0 else -1
+            th = tau[qi]
+            for c0 in range(t0, t1, _CHUNK):
+                c1 = min(c0 + _CHUNK, t1)
+                if _chunk_min(Q, q, DT, c0, c1) >= th:
+                    continue
+                for j in range(c0, c1):
+                    d = _dist(Q, q, DT, j)
+                    if d < th and j != skip:
+                        th = _push(d, j, k, n_bits, th, buf_d[qi], buf_i[qi], size[qi], hist[qi])
+            tau[qi] = th
+    # Stable counting sort of each buffer by distance; the first k are the answer.
+    start = np.empty(n_bits + 2, dtype=np.int64)
+    for qi in range(m):
+        q = q0 + qi
+        th = tau[qi]
+        start[:] = 0
+        s = size[qi, 0]
+        for r in range(s):
+            dr = buf_d[qi, r]
+            if dr <= th:
+                start[dr + 1] += 1
+        for t in range(1, n_bits + 2):
+            start[t] += start[t - 1]
+        for r in range(s):
+            dr = buf_d[qi, r]
+            if dr <= th:
+                pos = start[dr]
+                start[dr] += 1
+                if pos < k:
+                    out_dist[q, pos] = dr
+                    out_ind[q, pos] = buf_i[qi, r]
+
+
+@njit(parallel=True, **_JIT)
+def _knn_kernel(Q, DT, k, n_bits, self_offset, out_dist, out_ind):
+    n_q = Q.shape[0]
+    n_blocks = (n_q + _QUERY_BLOCK - 1) // _QUERY_BLOCK
+    for b in prange(n_blocks):
+        q0 = b * _QUERY_BLOCK
+        q1 = min(q0 + _QUERY_BLOCK, n_q)
+        _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1)
+
+
+def kneighbors_words(Q, DT, k, n_bits, *, self_offset=-1, n_jobs=None):
+    """The ``k`` nearest database rows of every query row, ties by database index.
+
+    ``Q`` comes from :func:`to_words`, ``DT`` from ``to_words(..., transpose=True)``.
+    Returns ``(dist, ind)``: int32 distances and int64 indices of shape (n_q, k),
+    sorted by distance then index. With ``self_offset >= 0``, query ``q`` never
+    returns database row ``q + self_offset`` (the fitted points querying themselves).
+    The caller guarantees that ``k`` does not exceed the eligible database rows.
+    """
+    n_q = Q.shape[0]
+    dist = np.empty((n_q, k), dtype=np.int32)
+    ind = np.empty((n_q, k), dtype=np.int64)
+    if n_q == 0 or k == 0:
+        return dist, ind
+    with _Threads(n_jobs):
+        _knn_kernel(Q, DT, k, n_bits, self_offset, dist, ind)
+    return dist, ind
+
+
+# --- radius neighbours ----------------------------------------------------------------
+
+
+@njit(parallel=True, **_JIT)
+def _radius_kernel(Q, DT, radius, self_offset, offsets, out_dist, out_ind, fill):
+    """Count (``fill=False``, into ``offsets[q + 1]``) or write the rows within radius."""
+    n_q = Q.shape[0]
+    n_db = DT.shape[1]
+    n_blocks = (n_q + _QUERY_BLOCK - 1) // _QUERY_BLOCK
+    for b in prange(n_blocks):
+        q0 = b * _QUERY_BLOCK
+        q1 = min(q0 + _QUERY_BLOCK, n_q)
+        pos = np.zeros(q1 - q0, dtype=np.int64)
+        if fill:
+            pos[:] = offsets[q0:q1]
+        for t0 in range(0, n_db, _TILE):
+            t1 = min(t0 + _TILE, n_db)
+            for q in range(q0, q1):
+                skip = q + self_offset if self_offset >= 0 else -1
+                p = pos[q - q0]
+                for c0 in range(t0, t1, _CHUNK):
+                    c1 = min(c0 + _CHUNK, t1)
+                    if _chunk_min(Q, q, DT, c0, c1) > radius:
+                        continue
+                    for j in range(c0, c1):
+                        d = _dist(Q, q, DT, j)
+                        if d <= radius and j != skip:
+                            if fill:
+                                out_dist[p] = d
+                                out_ind[p] = j
+                            p += 1
+                pos[q - q0] = p
+        if not fill:
+            for q in range(q0, q1):
+                offsets[q + 1] = pos[q - q0]
+
+
+@njit(parallel=True, **_JIT)
+def _sort_segments_kernel(offsets, dist, ind, n_bits):
+    """Stable counting sort of each query's segment by distance (ties stay by index)."""
+    n_q = offsets.shape[0] - 1
+    for q in prange(n_q):
+        a = offsets[q]
+        z = offsets[q + 1]
+        if z - a < 2:
+            continue
+        start = np.zeros(n_bits + 2, dtype=np.int64)
+        for r in range(a, z):
+            start[dist[r] + 1] += 1
+        for t in range(1, n_bits + 2):
+            start[t] += start[t - 1]
+        seg_d = dist[a:z].copy()
+        seg_i = ind[a:z].copy()
+        for r in range(z - a):
+            dr = seg_d[r]
+            p = a + start[dr]
+            start[dr] += 1
+            dist[p] = dr
+            ind[p] = seg_i[r]
+
+
+def radius_neighbors_words(
+    Q, DT, radius, n_bits, *, self_offset=-1, sort_results=False, n_jobs=None
+):
+    """Database rows within Hamming distance ``radius`` of every query row.
+
+    Returns ``(offsets, dist, ind)`` in CSR layout: query ``q``'s neighbours are
+    ``ind[offsets[q]:offsets[q + 1]]`` (int64) at distances ``dist[...]`` (int32), in
+    database order, or by distance then index with ``sort_results=True``. Two passes
+    (count, then fill) so that the output is allocated once at its exact size.
+    """
+    n_q = Q.shape[0]
+    radius = int(min(radius, n_bits + 1))
+    offsets = np.zeros(n_q + 1, dtype=np.int64)
+    empty_d = np.empty(0, dtype=np.int32)
+    empty_i = np.empty(0, dtype=np.int64)
+    if n_q == 0 or radius < 0:
+        return offsets, empty_d, empty_i
+    with _Threads(n_jobs):
+        _radius_kernel(Q, DT, radius, self_offset, offsets, empty_d, empty_i, False)
+        np.cumsum(offsets, out=offsets)
+        dist = np.empty(offsets[-1], dtype=np.int32)
+        ind = np.empty(offsets[-1], dtype=np.int64)
+        if offsets[-1]:
+            _radius_kernel(Q, DT, radius, self_offset, offsets, dist, ind, True)
+            if sort_results:
+                _sort_segments_kernel(offsets, dist, ind, n_bits)
+    return offsets, dist, ind

@@ -1,0 +1,137 @@
+"""Hamming kernels against a plain numpy reference: distances, k-NN, radius, threads."""
+
+import numba
+import numpy as np
+import pytest
+
+from skhash.neighbors._kernels import (
+    hamming_distance_matrix,
+    kneighbors_words,
+    radius_neighbors_words,
+    to_words,
+)
+
+# Bit widths covering every word layout: one uint8/16/32 word, one to four uint64
+# words (the vectorised paths), and the generic path beyond 256 bits; with and
+# without a partial last byte.
+N_BITS = [5, 16, 24, 64, 100, 128, 192, 256, 300]
+
+
+def _codes(rng, n, n_bits):
+    return np.packbits(rng.random((n, n_bits)) < 0.5, axis=1)
+
+
+def _reference(Qp, Dp, n_bits):
+    Q = np.unpackbits(Qp, axis=1, count=n_bits).astype(bool)
+    D = np.unpackbits(Dp, axis=1, count=n_bits).astype(bool)
+    return (Q[:, None, :] != D[None, :, :]).sum(axis=2)
+
+
+def _hard_database(rng, n, n_bits):
+    """Random codes plus duplicates, a block of all-zero codes and many ties."""
+    Dp = _codes(rng, n, n_bits)
+    Dp[5] = Dp[7]
+    Dp[n // 2] = Dp[7]
+    Dp[n // 3 : n // 3 + 40] = 0
+    return Dp
+
+
+@pytest.mark.parametrize("n_bits", N_BITS)
+def test_distance_matrix_matches_numpy(n_bits):
+    """hamming_distance_matrix equals the count of differing unpacked bits."""
+    rng = np.random.default_rng(n_bits)
+    Dp = _hard_database(rng, 4500, n_bits)
+    Qp = np.vstack([_codes(rng, 20, n_bits), Dp[:3], np.zeros_like(Dp[:1])])
+    got = hamming_distance_matrix(Qp, Dp, n_jobs=2)
+    assert got.dtype == np.int32 and got.shape == (len(Qp), len(Dp))
+    np.testing.assert_array_equal(got, _reference(Qp, Dp, n_bits))
+
+
+def test_distance_matrix_rejects_mismatched_input():
+    """Non-uint8 or differently sized packed rows raise a ValueError."""
+    with pytest.raises(ValueError, match="uint8"):
+        hamming_distance_matrix(np.zeros((2, 8)), np.zeros((2, 8), np.uint8))
+    with pytest.raises(ValueError, match="same number of bytes"):
+        hamming_distance_matrix(np.zeros((2, 8), np.uint8), np.zeros((2, 4), np.uint8))
+
+
+@pytest.mark.parametrize("n_bits", N_BITS)
+def test_kneighbors_matches_stable_sort(n_bits):
+    """k-NN equals a stable sort by (distance, index) for k from 1 to n, ties included."""
+    rng = np.random.default_rng(n_bits + 1)
+    n = 3000
+    Dp = _hard_database(rng, n, n_bits)
+    Qp = np.vstack([_codes(rng, 30, n_bits), Dp[[7, n // 3]]])
+    ref = _reference(Qp, Dp, n_bits)
+    order = np.argsort(ref, axis=1, kind="stable")
+    Q, DT = to_words(Qp), to_words(Dp, transpose=True)
+    for k in (1, 7, 200, n):
+        dist, ind = kneighbors_words(Q, DT, k, n_bits, n_jobs=2)
+        np.testing.assert_array_equal(ind, order[:, :k])
+        np.testing.assert_array_equal(dist, np.take_along_axis(ref, order[:, :k], axis=1))
+
+
+def test_kneighbors_self_offset_excludes_the_query_row():
+    """With self_offset, row q + offset is never returned, even at distance 0."""
+    rng = np.random.default_rng(3)
+    Dp = _hard_database(rng, 500, 32)
+    ref = _reference(Dp, Dp, 32).astype(float)
+    np.fill_diagonal(ref, np.inf)
+    order = np.argsort(ref, axis=1, kind="stable")[:, :5]
+    dist, ind = kneighbors_words(to_words(Dp), to_words(Dp, transpose=True), 5, 32, self_offset=0)
+    np.testing.assert_array_equal(ind, order)
+    # Queries that are rows 100.. of the database: offset 100.
+    dist2, ind2 = kneighbors_words(
+        to_words(Dp[100:]), to_words(Dp, transpose=True), 5, 32, self_offset=100
+    )
+    np.testing.assert_array_equal(ind2, order[100:])
+
+
+def test_all_equal_codes_give_index_order():
+    """Identical codes: every distance is 0 and neighbours come in database order."""
+    Dp = np.zeros((300, 8), dtype=np.uint8)
+    dist, ind = kneighbors_words(to_words(Dp[:4]), to_words(Dp, transpose=True), 250, 64)
+    assert not dist.any()
+    np.testing.assert_array_equal(ind, np.tile(np.arange(250), (4, 1)))
+
+
+@pytest.mark.parametrize("n_bits", [16, 64, 256, 300])
+@pytest.mark.parametrize("sort_results", [False, True])
+def test_radius_matches_numpy(n_bits, sort_results):
+    """Radius search returns exactly the rows with distance <= r, in index or distance order."""
+    rng = np.random.default_rng(n_bits)
+    Dp = _hard_database(rng, 2000, n_bits)
+    Qp = np.vstack([_codes(rng, 10, n_bits), Dp[[7, 2000 // 3]]])
+    ref = _reference(Qp, Dp, n_bits)
+    Q, DT = to_words(Qp), to_words(Dp, transpose=True)
+    for r in (0, 2, n_bits // 2 - 4, n_bits):
+        offsets, dist, ind = radius_neighbors_words(Q, DT, r, n_bits, sort_results=sort_results)
+        for q in range(len(Qp)):
+            expected = np.flatnonzero(ref[q] <= r)
+            if sort_results:
+                expected = expected[np.argsort(ref[q, expected], kind="stable")]
+            np.testing.assert_array_equal(ind[offsets[q] : offsets[q + 1]], expected)
+            np.testing.assert_array_equal(dist[offsets[q] : offsets[q + 1]], ref[q, expected])
+
+
+def test_padding_bits_are_ignored_when_n_bits_given():
+    """to_words(n_bits=...) clears the unused low bits of the last byte."""
+    a = np.array([[0b10100000]], dtype=np.uint8)
+    b = np.array([[0b10100111]], dtype=np.uint8)
+    d = kneighbors_words(to_words(a, 3), to_words(b, 3, transpose=True), 1, 3)[0]
+    assert d[0, 0] == 0
+
+
+def test_thread_count_restored_and_results_thread_independent():
+    """n_jobs changes numba's threads only during the call; results do not depend on it."""
+    rng = np.random.default_rng(0)
+    Dp = _hard_database(rng, 3000, 64)
+    Qp = _codes(rng, 100, 64)
+    before = numba.get_num_threads()
+    one = kneighbors_words(to_words(Qp), to_words(Dp, transpose=True), 10, 64, n_jobs=1)
+    two = kneighbors_words(to_words(Qp), to_words(Dp, transpose=True), 10, 64, n_jobs=-1)
+    assert numba.get_num_threads() == before
+    np.testing.assert_array_equal(one[1], two[1])
+    np.testing.assert_array_equal(
+        hamming_distance_matrix(Qp, Dp, n_jobs=1), hamming_distance_matrix(Qp, Dp, n_jobs=2)
+    )
