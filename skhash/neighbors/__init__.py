@@ -1,1 +1,5 @@
 """Nearest-neighbour search on binary codes."""
+
+from ._unsupervised import HammingNeighbors
+
+__all__ = ["HammingNeighbors"]

@@ -1,0 +1,434 @@
+"""HammingNeighbors: sklearn's NearestNeighbors API for binary codes, on packed words."""
+
+import numbers
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._chunking import get_chunk_n_rows
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._base import rollback_on_error
+from ..codes import n_bytes
+from ._kernels import kneighbors_words, radius_neighbors_words, to_words
+
+__all__ = ["HammingNeighbors"]
+
+
+class HammingNeighbors(BaseEstimator):
+    """Exact nearest neighbours in Hamming space: ``NearestNeighbors`` for binary codes.
+
+    The public API of :class:`sklearn.neighbors.NearestNeighbors` (``kneighbors``,
+    ``radius_neighbors`` and their ``_graph`` versions, ``X=None`` for the fitted
+    points querying themselves) on codes stored bit-packed and searched with an
+    XOR + popcount kernel fused with the top-k selection.
+
+    Read more in the :doc:`User Guide </user_guide/search>`.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=5
+        Number of neighbours returned by :meth:`kneighbors` by default.
+    radius : float, default=2
+        Range of :meth:`radius_neighbors` by default: a number of differing bits, or a
+        fraction of ``n_bits_`` when ``normalize=True``. Neighbours at distance
+        ``<= radius`` are returned.
+    packed : bool, default=False
+        If False, codes are any numeric or boolean array of shape (n_samples, n_bits)
+        and a bit is set where the value is > 0 ({-1, +1}, {0, 1}, booleans and the
+        sign of a real embedding all work). If True, codes are already packed: uint8
+        of shape (n_samples, ceil(n_bits / 8)) in :func:`numpy.packbits` order, as
+        returned by a hasher's ``encode`` or :func:`skhash.pack_codes`.
+    n_bits : int, default=None
+        With ``packed=True``, the code length when it is not ``8 * n_bytes``: the
+        padding bits of the last byte are then ignored and ``normalize`` divides by
+        ``n_bits``. None means ``8 * n_bytes`` (packed) or the number of columns.
+    normalize : bool, default=False
+        If False, distances are integer bit counts (int32). If True, they are the
+        fraction of differing bits (float64), exactly scikit-learn's
+        ``metric="hamming"``, and ``radius`` is a fraction too.
+    n_jobs : int, default=None
+        Threads of the search kernel, parallel over queries. None means 1 unless in a
+        :func:`joblib.parallel_config` context; -1 means all processors.
+
+    Attributes
+    ----------
+    n_bits_ : int
+        Number of bits per code.
+    n_samples_fit_ : int
+        Number of codes in the index.
+    n_features_in_ : int
+        Number of columns of the fitted input: ``n_bits_``, or the number of bytes
+        per code when ``packed=True``.
+
+    See Also
+    --------
+    sklearn.neighbors.NearestNeighbors : The general-metric estimator this replaces.
+    skhash.pack_codes : Pack codes for ``packed=True``.
+
+    Notes
+    -----
+    Ties. Equal distances are always ordered by database index, in
+    :meth:`kneighbors` and in :meth:`radius_neighbors` with ``sort_results=True``,
+    whatever ``n_jobs``. scikit-learn leaves the order within ties unspecified, so on
+    0/1 data ``normalize=True`` gives exactly scikit-learn's distances, and the same
+    indices wherever no tie straddles the k-th neighbour or reorders a list.
+
+    ``X=None`` queries the fitted codes with each excluding itself, as scikit-learn
+    does: the k nearest among the other rows, so an exact duplicate of a row is
+    still its neighbour at distance 0.
+
+    Memory. The index holds the codes as unsigned words, ``ceil(n_bits / 64) * 8``
+    bytes per code (1, 2 or 4 bytes below 33 bits), stored word-major so the
+    kernel's loop over database rows vectorises. Queries are processed in chunks
+    bounded by ``sklearn.get_config()["working_memory"]``; the k-NN kernel keeps
+    O(k + n_bits) integers per query and never an n_queries x n_samples matrix.
+
+    Algorithm. A chunk of 64 database rows is reduced to its smallest distance to the
+    query (vectorised XOR + popcount); only when that minimum beats the current k-th
+    distance are the rows examined one by one and appended to a candidate buffer with
+    a histogram of candidate distances. Distances being integers in [0, n_bits], the
+    k-th distance is read off the histogram and the final order is a stable counting
+    sort: no heap and no comparison sort.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhash import HammingNeighbors
+    >>> codes = np.array([[1, 1, -1, -1], [1, -1, -1, -1], [-1, -1, 1, 1], [1, 1, -1, 1]])
+    >>> index = HammingNeighbors(n_neighbors=2).fit(codes)
+    >>> dist, ind = index.kneighbors([[1, 1, -1, -1]])
+    >>> dist
+    array([[0, 1]], dtype=int32)
+    >>> ind
+    array([[0, 1]])
+    >>> index.radius_neighbors([[1, 1, 1, 1]], radius=2, return_distance=False)[0]
+    array([2, 3])
+    """
+
+    _parameter_constraints: dict = {
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "radius": [Interval(Real, 0, None, closed="left")],
+        "packed": ["boolean"],
+        "n_bits": [Interval(Integral, 1, None, closed="left"), None],
+        "normalize": ["boolean"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        n_neighbors=5,
+        radius=2,
+        *,
+        packed=False,
+        n_bits=None,
+        normalize=False,
+        n_jobs=None,
+    ):
+        self.n_neighbors = n_neighbors
+        self.radius = radius
+        self.packed = packed
+        self.n_bits = n_bits
+        self.normalize = normalize
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # --- input ------------------------------------------------------------------------
+
+    def _validate_codes(self, X, *, reset):
+        """Validated codes as a 2-D array: uint8 bytes if packed, else numeric/bool."""
+        if self.packed:
+            X = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=True)
+            if X.dtype != np.uint8:
+                raise ValueError(
+                    "With packed=True the codes must be uint8 bytes (as from "
+                    f"skhash.pack_codes or numpy.packbits); got dtype {X.dtype}. Pass "
+                    "packed=False for unpacked codes."
+                )
+            return np.ascontiguousarray(X)
+        return validate_data(self, X, reset=reset, dtype="numeric", ensure_all_finite=True)
+
+    def _to_words(self, X, *, transpose=False):
+        """Validated codes (or a chunk of them) as kernel words."""
+        if self.packed:
+            return to_words(X, self.n_bits_, transpose=transpose)
+        return to_words(np.packbits(X > 0, axis=1), self.n_bits_, transpose=transpose)
+
+    # --- fit --------------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Index the codes ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_bits) or (n_samples, n_bytes)
+            Codes, bit = value > 0; or packed uint8 bytes when ``packed=True``.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : HammingNeighbors
+            The fitted index.
+        """
+        with rollback_on_error(self):
+            X = self._validate_codes(X, reset=True)
+            n_cols = X.shape[1]
+            if self.packed:
+                n_bits = 8 * n_cols if self.n_bits is None else self.n_bits
+                if n_bytes(n_bits) != n_cols:
+                    raise ValueError(
+                        f"n_bits={self.n_bits} needs {n_bytes(n_bits)} bytes per packed "
+                        f"code, but X has {n_cols} columns."
+                    )
+            else:
+                n_bits = n_cols
+                if self.n_bits is not None and self.n_bits != n_cols:
+                    raise ValueError(
+                        f"n_bits={self.n_bits} does not match the {n_cols} columns of the "
+                        "unpacked codes X; leave n_bits=None for unpacked codes."
+                    )
+            self.n_bits_ = int(n_bits)
+            self.n_samples_fit_ = int(X.shape[0])
+            self._db_words = self._to_words(X, transpose=True)
+        return self
+
+    # --- queries ----------------------------------------------------------------------
+
+    def _chunks(self, X, row_bytes):
+        """Yield (start, query words) over chunks of the queries (the fitted codes when
+        ``X`` is None), each chunk's memory bounded by ``working_memory``."""
+        if X is None:
+            n_q = self.n_samples_fit_
+        else:
+            X = self._validate_codes(X, reset=False)
+            n_q = X.shape[0]
+            row_bytes += X.shape[1] * (X.dtype.itemsize + 1)
+        chunk = get_chunk_n_rows(row_bytes=max(row_bytes, 1), max_n_rows=max(n_q, 1))
+        for start in range(0, n_q, chunk):
+            stop = min(start + chunk, n_q)
+            if X is None:
+                Q = np.ascontiguousarray(self._db_words[:, start:stop].T)
+            else:
+                Q = self._to_words(X[start:stop])
+            yield start, Q
+
+    def _scale(self, dist):
+        if self.normalize:
+            return dist.astype(np.float64) / self.n_bits_
+        return dist
+
+    def _radius_in_bits(self, radius):
+        """Largest integer bit count d with scale(d) <= radius (-1 if none)."""
+        if self.normalize:
+            r = int(np.floor(radius * self.n_bits_))
+            r = min(max(r, -1), self.n_bits_)
+            # Match the float comparison d / n_bits <= radius exactly.
+            while r < self.n_bits_ and (r + 1) / self.n_bits_ <= radius:
+                r += 1
+            while r >= 0 and r / self.n_bits_ > radius:
+                r -= 1
+            return r
+        return int(min(np.floor(radius), self.n_bits_))
+
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        """Find the k nearest neighbours of each query code.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            Query codes, in the fitted input format. If None, the fitted codes query
+            the index, each excluding itself.
+        n_neighbors : int, default=None
+            Number of neighbours; ``self.n_neighbors`` if None.
+        return_distance : bool, default=True
+            Whether to return the distances.
+
+        Returns
+        -------
+        neigh_dist : ndarray of shape (n_queries, n_neighbors)
+            Distances, int32 bit counts (float64 fractions with ``normalize=True``),
+            increasing along each row. Only returned if ``return_distance=True``.
+        neigh_ind : ndarray of shape (n_queries, n_neighbors), dtype int64
+            Indices of the neighbours in the fitted codes; equal distances in
+            increasing index order.
+        """
+        check_is_fitted(self)
+        if n_neighbors is None:
+            n_neighbors = self.n_neighbors
+        elif not isinstance(n_neighbors, numbers.Integral) or isinstance(n_neighbors, bool):
+            raise TypeError(
+                f"n_neighbors does not take {type(n_neighbors)} value, enter integer value"
+            )
+        elif n_neighbors <= 0:
+            raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}")
+        n_neighbors = int(n_neighbors)
+        query_is_train = X is None
+        limit = self.n_samples_fit_ - 1 if query_is_train else self.n_samples_fit_
+        if n_neighbors > limit:
+            inequality = "<" if query_is_train else "<="
+            raise ValueError(
+                f"Expected n_neighbors {inequality} n_samples_fit, but "
+                f"n_neighbors = {n_neighbors}, n_samples_fit = {self.n_samples_fit_}."
+            )
+        # Per query: output (int64 index, int32 distance, float64 if normalized) and
+        # the kernel's candidate buffer and histogram.
+        row_bytes = n_neighbors * 20 + (2 * n_neighbors + 64) * 12 + (self.n_bits_ + 2) * 8
+        dists, inds = [], []
+        for start, Q in self._chunks(X, row_bytes):
+            d, i = kneighbors_words(
+                Q,
+                self._db_words,
+                n_neighbors,
+                self.n_bits_,
+                self_offset=start if query_is_train else -1,
+                n_jobs=self.n_jobs,
+            )
+            dists.append(d)
+            inds.append(i)
+        ind = np.concatenate(inds) if len(inds) != 1 else inds[0]
+        if not return_distance:
+            return ind
+        dist = np.concatenate(dists) if len(dists) != 1 else dists[0]
+        return self._scale(dist), ind
+
+    def _radius_csr(self, X, radius, sort_results):
+        """Radius search as CSR pieces: (indptr, distances in bits, indices)."""
+        check_is_fitted(self)
+        if radius is None:
+            radius = self.radius
+        if not isinstance(radius, Real) or isinstance(radius, bool) or not radius >= 0:
+            raise ValueError(
+                f"radius must be a non-negative number (a bit count, or a fraction when "
+                f"normalize=True); got radius={radius!r}."
+            )
+        r_bits = self._radius_in_bits(radius)
+        query_is_train = X is None
+        row_bytes = 16 + 16 * 64
+        indptrs, dists, inds = [np.zeros(1, dtype=np.int64)], [], []
+        total = 0
+        for start, Q in self._chunks(X, row_bytes):
+            offsets, d, i = radius_neighbors_words(
+                Q,
+                self._db_words,
+                r_bits,
+                self.n_bits_,
+                self_offset=start if query_is_train else -1,
+                sort_results=sort_results,
+                n_jobs=self.n_jobs,
+            )
+            indptrs.append(offsets[1:] + total)
+            total += offsets[-1]
+            dists.append(d)
+            inds.append(i)
+        return np.concatenate(indptrs), np.concatenate(dists), np.concatenate(inds)
+
+    def radius_neighbors(self, X=None, radius=None, return_distance=True, sort_results=False):
+        """Find the fitted codes within Hamming distance ``radius`` of each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            Query codes, in the fitted input format. If None, the fitted codes query
+            the index, each excluding itself.
+        radius : float, default=None
+            Range: a bit count, or a fraction of ``n_bits_`` with ``normalize=True``;
+            ``self.radius`` if None. Codes at distance ``<= radius`` are returned.
+        return_distance : bool, default=True
+            Whether to return the distances.
+        sort_results : bool, default=False
+            If True, each query's neighbours are sorted by distance, ties by index;
+            otherwise they come in index order. Requires ``return_distance=True``.
+
+        Returns
+        -------
+        neigh_dist : ndarray of shape (n_queries,), dtype object
+            One array of distances per query. Only returned if
+            ``return_distance=True``.
+        neigh_ind : ndarray of shape (n_queries,), dtype object
+            One int64 array of indices per query.
+        """
+        if sort_results and not return_distance:
+            raise ValueError("return_distance must be True if sort_results is True.")
+        indptr, dist, ind = self._radius_csr(X, radius, sort_results)
+        splits = indptr[1:-1]
+        neigh_ind = np.empty(len(indptr) - 1, dtype=object)
+        neigh_ind[:] = np.split(ind, splits)
+        if not return_distance:
+            return neigh_ind
+        neigh_dist = np.empty(len(indptr) - 1, dtype=object)
+        neigh_dist[:] = np.split(self._scale(dist), splits)
+        return neigh_dist, neigh_ind
+
+    def kneighbors_graph(self, X=None, n_neighbors=None, mode="connectivity"):
+        """Graph of the k nearest neighbours of each query, as a CSR matrix.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            Query codes; None for the fitted codes, each excluding itself.
+        n_neighbors : int, default=None
+            Number of neighbours per query; ``self.n_neighbors`` if None.
+        mode : {"connectivity", "distance"}, default="connectivity"
+            "connectivity" puts ones, "distance" the distances.
+
+        Returns
+        -------
+        A : sparse matrix of shape (n_queries, n_samples_fit_)
+            CSR; ``A[i, j]`` is set when ``j`` is a neighbour of query ``i``.
+        """
+        if mode not in ("connectivity", "distance"):
+            raise ValueError(
+                'Unsupported mode, must be one of "connectivity", or "distance" but got '
+                f'"{mode}" instead'
+            )
+        if n_neighbors is None:
+            n_neighbors = self.n_neighbors
+        if mode == "connectivity":
+            ind = self.kneighbors(X, n_neighbors, return_distance=False)
+            data = np.ones(ind.size)
+        else:
+            data, ind = self.kneighbors(X, n_neighbors, return_distance=True)
+            data = np.ravel(data)
+        n_queries = ind.shape[0]
+        indptr = np.arange(0, n_queries * n_neighbors + 1, n_neighbors)
+        return sp.csr_matrix((data, ind.ravel(), indptr), shape=(n_queries, self.n_samples_fit_))
+
+    def radius_neighbors_graph(self, X=None, radius=None, mode="connectivity", sort_results=False):
+        """Graph of the neighbours within ``radius`` of each query, as a CSR matrix.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            Query codes; None for the fitted codes, each excluding itself.
+        radius : float, default=None
+            Range (bit count, or fraction with ``normalize=True``); ``self.radius``
+            if None.
+        mode : {"connectivity", "distance"}, default="connectivity"
+            "connectivity" puts ones, "distance" the distances.
+        sort_results : bool, default=False
+            If True, the entries of each row are sorted by distance (ties by index)
+            instead of by index; ignored with ``mode="connectivity"``, as in
+            scikit-learn.
+
+        Returns
+        -------
+        A : sparse matrix of shape (n_queries, n_samples_fit_)
+            CSR; ``A[i, j]`` is set when ``j`` is within ``radius`` of query ``i``.
+        """
+        if mode not in ("connectivity", "distance"):
+            raise ValueError(
+                'Unsupported mode, must be one of "connectivity", or "distance" but got '
+                f'"{mode}" instead'
+            )
+        sort_results = sort_results and mode == "distance"
+        indptr, dist, ind = self._radius_csr(X, radius, sort_results)
+        data = np.ones(len(ind)) if mode == "connectivity" else self._scale(dist)
+        return sp.csr_matrix((data, ind, indptr), shape=(len(indptr) - 1, self.n_samples_fit_))

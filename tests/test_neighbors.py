@@ -1,0 +1,310 @@
+"""HammingNeighbors: exact agreement with sklearn NearestNeighbors(metric="hamming"), ties,
+input formats, chunking, errors."""
+
+import pickle
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skhash import ITQHasher, LSHHasher, pack_codes
+from skhash.datasets import load_retrieval_dataset
+from skhash.neighbors import HammingNeighbors
+
+
+@pytest.fixture(scope="module")
+def digit_codes():
+    """16-bit ITQ codes (many ties) and 64-bit LSH codes (few ties) of the digits, as 0/1."""
+    data = load_retrieval_dataset("digits")
+    out = {}
+    for name, hasher in [("itq16", ITQHasher(n_bits=16)), ("lsh64", LSHHasher(n_bits=64))]:
+        hasher.set_params(random_state=0).fit(data.X_db)
+        out[name] = (
+            (hasher.transform(data.X_db) > 0).astype(np.float64),
+            (hasher.transform(data.X_query) > 0).astype(np.float64),
+        )
+    return out
+
+
+def _brute(Q, D):
+    """Integer Hamming distances of 0/1 (or bool) arrays."""
+    return (np.asarray(Q, bool)[:, None, :] != np.asarray(D, bool)[None, :, :]).sum(axis=2)
+
+
+def _assert_knn_matches_sklearn(ours, theirs, true_dist):
+    """Same distances exactly; the same neighbours wherever no tie straddles the k-th
+    neighbour, and then sklearn's list re-sorted by (distance, index) equals ours."""
+    (d1, i1), (d2, i2) = ours, theirs
+    np.testing.assert_array_equal(d1, d2)
+    k = d1.shape[1]
+    kth_next = np.sort(true_dist, axis=1)[:, k] if true_dist.shape[1] > k else None
+    n_clean = 0
+    for row in range(len(d1)):
+        if kth_next is not None and kth_next[row] == d1[row, -1]:
+            # A tie at the boundary: only the neighbours strictly closer are determined.
+            closer = d1[row] < d1[row, -1]
+            assert set(i1[row][closer]) == set(i2[row][closer])
+            continue
+        n_clean += 1
+        order = np.lexsort((i2[row], d2[row]))
+        np.testing.assert_array_equal(i1[row], i2[row][order])
+    assert n_clean > 0
+
+
+@pytest.mark.parametrize("codes", ["itq16", "lsh64"])
+@pytest.mark.parametrize("queries", ["X", "None"])
+def test_kneighbors_equals_sklearn_hamming(digit_codes, codes, queries):
+    """normalize=True k-NN equals NearestNeighbors(metric='hamming'), also for X=None."""
+    D, Q = digit_codes[codes]
+    Xq = Q if queries == "X" else None
+    ours = HammingNeighbors(n_neighbors=10, normalize=True).fit(D).kneighbors(Xq)
+    nn = NearestNeighbors(n_neighbors=10, metric="hamming", algorithm="brute").fit(D)
+    theirs = nn.kneighbors(Xq)
+    true = (
+        _brute(Q, D).astype(float) if queries == "X" else _brute(D, D) + np.diag([np.inf] * len(D))
+    )
+    _assert_knn_matches_sklearn(ours, theirs, true / D.shape[1])
+
+
+@pytest.mark.parametrize("codes", ["itq16", "lsh64"])
+@pytest.mark.parametrize("queries", ["X", "None"])
+def test_radius_neighbors_equals_sklearn_hamming(digit_codes, codes, queries):
+    """normalize=True radius search returns sklearn's neighbours and distances exactly."""
+    D, Q = digit_codes[codes]
+    Xq = Q if queries == "X" else None
+    n_bits = D.shape[1]
+    radius = 3 / n_bits if codes == "itq16" else 14 / n_bits
+    ours = HammingNeighbors(normalize=True).fit(D)
+    nn = NearestNeighbors(metric="hamming", algorithm="brute").fit(D)
+    d1, i1 = ours.radius_neighbors(Xq, radius=radius, sort_results=True)
+    d2, i2 = nn.radius_neighbors(Xq, radius=radius, sort_results=True)
+    assert sum(len(a) for a in i1) > len(i1)  # neighbours found: the test has teeth
+    for a1, b1, a2, b2 in zip(d1, i1, d2, i2, strict=True):
+        np.testing.assert_array_equal(a1, a2)
+        np.testing.assert_array_equal(b1, b2[np.lexsort((b2, a2))])
+    # Unsorted: index order, the same sets.
+    i_unsorted = ours.radius_neighbors(Xq, radius=radius, return_distance=False)
+    for a, b in zip(i_unsorted, i2, strict=True):
+        np.testing.assert_array_equal(a, np.sort(b))
+
+
+@pytest.mark.parametrize("mode", ["connectivity", "distance"])
+@pytest.mark.parametrize("queries", ["X", "None"])
+def test_graphs_equal_sklearn(digit_codes, mode, queries):
+    """radius_neighbors_graph equals sklearn's; kneighbors_graph too on 64-bit codes."""
+    D, Q = digit_codes["lsh64"]
+    Xq = Q if queries == "X" else None
+    ours = HammingNeighbors(n_neighbors=3, normalize=True).fit(D)
+    nn = NearestNeighbors(n_neighbors=3, metric="hamming", algorithm="brute").fit(D)
+    A = ours.radius_neighbors_graph(Xq, radius=12 / 64, mode=mode)
+    B = nn.radius_neighbors_graph(Xq, radius=12 / 64, mode=mode)
+    assert A.format == "csr" and A.shape == B.shape and A.nnz == B.nnz > 0
+    assert (A != B).nnz == 0
+    np.testing.assert_array_equal(np.sort(A.data), np.sort(B.data))
+    K1 = ours.kneighbors_graph(Xq, mode=mode)
+    K2 = nn.kneighbors_graph(Xq, mode=mode)
+    assert K1.format == "csr" and K1.shape == K2.shape
+    # Rows whose 3rd and 4th neighbours are at the same distance may legitimately
+    # differ; all others are identical.
+    d_next = ours.kneighbors(Xq, n_neighbors=4)[0]
+    clean = d_next[:, 2] < d_next[:, 3]
+    assert clean.mean() > 0.3
+    diff = abs(K1 - K2).tocsr()
+    assert diff[clean].nnz == 0 or diff[clean].max() == 0
+
+
+@pytest.mark.parametrize("n_bits", [8, 37, 64, 200])
+def test_ties_ordered_by_index(n_bits):
+    """k-NN and sorted radius results are ordered by (distance, database index)."""
+    rng = np.random.default_rng(n_bits)
+    D = rng.random((400, n_bits)) < 0.5
+    D[50:90] = D[10]  # duplicates: a block of exact ties
+    Q = np.vstack([rng.random((15, n_bits)) < 0.5, D[10]])
+    ref = _brute(Q, D)
+    index = HammingNeighbors(n_neighbors=60).fit(D)
+    dist, ind = index.kneighbors(Q)
+    expected = np.argsort(ref, axis=1, kind="stable")[:, :60]
+    np.testing.assert_array_equal(ind, expected)
+    np.testing.assert_array_equal(dist, np.take_along_axis(ref, expected, axis=1))
+    assert dist.dtype == np.int32
+    rd, ri = index.radius_neighbors(Q, radius=n_bits // 3, sort_results=True)
+    for q in range(len(Q)):
+        sel = np.flatnonzero(ref[q] <= n_bits // 3)
+        np.testing.assert_array_equal(ri[q], sel[np.argsort(ref[q, sel], kind="stable")])
+
+
+def test_self_query_excludes_each_point_but_keeps_duplicates():
+    """X=None: each point is left out of its own list; its duplicates stay at distance 0."""
+    rng = np.random.default_rng(1)
+    D = rng.random((200, 24)) < 0.5
+    D[100] = D[3]
+    index = HammingNeighbors(n_neighbors=4).fit(D)
+    dist, ind = index.kneighbors()
+    assert not np.any(ind == np.arange(200)[:, None])
+    assert ind[3, 0] == 100 and ind[100, 0] == 3 and dist[3, 0] == 0
+    ref = _brute(D, D).astype(float)
+    np.fill_diagonal(ref, np.inf)
+    np.testing.assert_array_equal(ind, np.argsort(ref, axis=1, kind="stable")[:, :4])
+    r_ind = index.radius_neighbors(radius=0, return_distance=False)
+    assert list(r_ind[3]) == [100] and list(r_ind[100]) == [3] and len(r_ind[0]) == 0
+
+
+def test_input_formats_give_the_same_index():
+    """{-1,+1} int8, 0/1, bool, a real embedding's sign and packed bytes: one result."""
+    rng = np.random.default_rng(2)
+    E = rng.standard_normal((300, 40))
+    Eq = rng.standard_normal((20, 40))
+    forms = {
+        "real": (E, Eq, {}),
+        "pm1": (np.where(E > 0, 1, -1).astype(np.int8), np.where(Eq > 0, 1, -1), {}),
+        "01": ((E > 0).astype(np.int64), (Eq > 0).astype(np.float32), {}),
+        "bool": (E > 0, Eq > 0, {}),
+        "packed": (pack_codes(E), pack_codes(Eq), {"packed": True, "n_bits": 40}),
+    }
+    results = {
+        name: HammingNeighbors(n_neighbors=7, **kw).fit(D).kneighbors(Q)
+        for name, (D, Q, kw) in forms.items()
+    }
+    for name, (d, i) in results.items():
+        np.testing.assert_array_equal(d, results["real"][0], err_msg=name)
+        np.testing.assert_array_equal(i, results["real"][1], err_msg=name)
+
+
+def test_packed_partial_byte_normalize_uses_n_bits():
+    """packed=True with n_bits=12: fractions over 12 bits, padding bits ignored."""
+    rng = np.random.default_rng(3)
+    D = rng.random((100, 12)) < 0.5
+    Q = rng.random((5, 12)) < 0.5
+    Dp, Qp = pack_codes(D), pack_codes(Q)
+    Qp[:, -1] |= 0x0F  # garbage in the padding bits must not count
+    packed = HammingNeighbors(n_neighbors=5, packed=True, n_bits=12, normalize=True).fit(Dp)
+    plain = HammingNeighbors(n_neighbors=5, normalize=True).fit(D)
+    assert packed.n_bits_ == 12 and packed.n_features_in_ == 2 and plain.n_features_in_ == 12
+    for a, b in zip(packed.kneighbors(Qp), plain.kneighbors(Q), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Without n_bits the code length is 8 x bytes.
+    assert HammingNeighbors(packed=True).fit(Dp).n_bits_ == 16
+
+
+def test_normalized_radius_is_exact_at_fractions():
+    """A fractional radius includes exactly the distances d with d / n_bits <= radius."""
+    rng = np.random.default_rng(4)
+    D = rng.random((500, 30)) < 0.5
+    Q = rng.random((10, 30)) < 0.5
+    ref = _brute(Q, D)
+    index = HammingNeighbors(normalize=True).fit(D)
+    for radius in (0.0, 0.1, 7 / 30, 0.3 - 1e-12, 1.0):
+        ind = index.radius_neighbors(Q, radius=radius, return_distance=False)
+        for q in range(len(Q)):
+            np.testing.assert_array_equal(ind[q], np.flatnonzero(ref[q] / 30 <= radius))
+    # Bit-count radius: a float radius is floored.
+    plain = HammingNeighbors().fit(D)
+    a = plain.radius_neighbors(Q, radius=9.7, return_distance=False)
+    b = plain.radius_neighbors(Q, radius=9, return_distance=False)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_chunked_queries_equal_unchunked():
+    """A tiny working_memory (many query chunks) changes no result, X=None included."""
+    rng = np.random.default_rng(5)
+    D = rng.random((3000, 64)) < 0.5
+    index = HammingNeighbors(n_neighbors=5, radius=20).fit(D)
+    full_k = index.kneighbors()
+    full_r = index.radius_neighbors_graph(mode="distance", sort_results=True)
+    with sklearn.config_context(working_memory=0.01):
+        small_k = index.kneighbors()
+        small_r = index.radius_neighbors_graph(mode="distance", sort_results=True)
+    np.testing.assert_array_equal(full_k[1], small_k[1])
+    np.testing.assert_array_equal(full_r.indices, small_r.indices)
+    np.testing.assert_array_equal(full_r.indptr, small_r.indptr)
+
+
+def test_results_do_not_depend_on_n_jobs():
+    """n_jobs=1 and n_jobs=2 give identical neighbours."""
+    rng = np.random.default_rng(6)
+    D = rng.random((5000, 32)) < 0.5
+    Q = rng.random((300, 32)) < 0.5
+    a = HammingNeighbors(n_neighbors=20, n_jobs=1).fit(D).kneighbors(Q)
+    b = HammingNeighbors(n_neighbors=20, n_jobs=2).fit(D).kneighbors(Q)
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_index_is_stored_packed():
+    """A pickled 64-bit index of 20,000 codes takes about 8 bytes per code."""
+    D = np.random.default_rng(7).random((20_000, 64)) < 0.5
+    index = HammingNeighbors().fit(D)
+    size = len(pickle.dumps(index))
+    assert 20_000 * 8 <= size < 20_000 * 8 + 4096
+    restored = pickle.loads(pickle.dumps(index))
+    np.testing.assert_array_equal(restored.kneighbors(D[:5])[1], index.kneighbors(D[:5])[1])
+
+
+def test_faiss_distances_agree():
+    """Distances equal FAISS IndexBinaryFlat's on random 64- and 256-bit codes."""
+    faiss = pytest.importorskip("faiss")
+    rng = np.random.default_rng(8)
+    for n_bits in (64, 256):
+        Dp = rng.integers(0, 256, size=(20_000, n_bits // 8), dtype=np.uint8)
+        Qp = rng.integers(0, 256, size=(50, n_bits // 8), dtype=np.uint8)
+        flat = faiss.IndexBinaryFlat(n_bits)
+        flat.add(Dp)
+        f_dist, _ = flat.search(Qp, 10)
+        dist, _ = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp).kneighbors(Qp)
+        np.testing.assert_array_equal(dist, f_dist)
+
+
+def _state(est):
+    return {k: v for k, v in vars(est).items() if not k.startswith("__")}
+
+
+@pytest.mark.parametrize(
+    "make_bad, match",
+    [
+        (lambda D: np.where(D, np.nan, 1.0), "NaN"),
+        (lambda D: D[:0], "0 sample"),
+        (lambda D: D.astype(np.float64), "uint8"),
+    ],
+    ids=["nan", "empty", "not-uint8"],
+)
+def test_bad_fit_raises_and_keeps_previous_fit(make_bad, match):
+    """A failing fit raises a ValueError naming the problem and keeps the old index."""
+    rng = np.random.default_rng(9)
+    D = rng.random((50, 16)) < 0.5
+    packed = match == "uint8"
+    good = pack_codes(D) if packed else D
+    index = HammingNeighbors(n_neighbors=3, packed=packed).fit(good)
+    before = index.kneighbors(good[:4])
+    keys = set(_state(index))
+    bad = make_bad(good)
+    with pytest.raises(ValueError, match=match):
+        index.fit(bad)
+    assert set(_state(index)) == keys
+    np.testing.assert_array_equal(index.kneighbors(good[:4])[1], before[1])
+
+
+def test_query_errors_name_the_problem():
+    """Wrong width, NaN, too many neighbours, negative radius: clear ValueErrors."""
+    rng = np.random.default_rng(10)
+    D = rng.random((20, 16)) < 0.5
+    index = HammingNeighbors().fit(D)
+    with pytest.raises(ValueError, match="16 features"):
+        index.kneighbors(D[:, :8])
+    with pytest.raises(ValueError, match="NaN"):
+        index.kneighbors(np.full((2, 16), np.nan))
+    with pytest.raises(ValueError, match="n_neighbors <= n_samples_fit"):
+        index.kneighbors(D, n_neighbors=21)
+    with pytest.raises(ValueError, match="n_neighbors < n_samples_fit"):
+        index.kneighbors(n_neighbors=20)
+    with pytest.raises(ValueError, match="radius"):
+        index.radius_neighbors(D, radius=-1)
+    with pytest.raises(InvalidParameterError, match="radius"):
+        HammingNeighbors(radius=-1).fit(D)
+    with pytest.raises(ValueError, match="uint8"):
+        HammingNeighbors(packed=True).fit(pack_codes(D)).kneighbors(pack_codes(D).astype(int))
+    with pytest.raises(ValueError, match="bytes per packed code"):
+        HammingNeighbors(packed=True, n_bits=20).fit(pack_codes(D))
+    with pytest.raises(ValueError, match="return_distance"):
+        index.radius_neighbors(D, return_distance=False, sort_results=True)
+    assert index.kneighbors(D, n_neighbors=20)[1].shape == (20, 20)
