@@ -105,7 +105,7 @@ class HammingNeighbors(BaseEstimator):
     >>> ind
     array([[0, 1]])
     >>> index.radius_neighbors([[1, 1, 1, 1]], radius=2, return_distance=False)[0]
-    array([2, 3])
+    array([0, 2, 3])
     """
 
     _parameter_constraints: dict = {
