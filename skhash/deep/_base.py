@@ -260,7 +260,7 @@ class BaseDeepHasher(BaseHasher):
     ----------
     n_bits : int, default=32
         Code length K: the number of network outputs.
-    hidden_layer_sizes : tuple of int, default=(256,)
+    hidden_layer_sizes : tuple of int, default=(512,)
         Hidden layer widths of the default network, a ReLU MLP over the features
         with a linear hash layer of ``n_bits`` outputs. ``()`` gives a single linear
         hash layer over the features (the papers' fch layer on top of fixed CNN
@@ -330,7 +330,7 @@ class BaseDeepHasher(BaseHasher):
         self,
         n_bits=32,
         *,
-        hidden_layer_sizes=(256,),
+        hidden_layer_sizes=(512,),
         dropout=0.0,
         module=None,
         optimizer="adam",
