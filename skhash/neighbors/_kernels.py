@@ -187,6 +187,12 @@ def _row2(x0, s0, x1, s1, out):
 
 
 @njit(**_JIT)
+def _row3(x0, s0, x1, s1, x2, s2, out):
+    for j in range(s0.shape[0]):
+        out[j] = _popcount(x0 ^ s0[j]) + _popcount(x1 ^ s1[j]) + _popcount(x2 ^ s2[j])
+
+
+@njit(**_JIT)
 def _row4(x0, s0, x1, s1, x2, s2, x3, s3, out):
     for j in range(s0.shape[0]):
         out[j] = (
@@ -205,6 +211,8 @@ def _row_dists(Q, q, DT, c0, c1, out):
         _row1(Q[q, 0], DT[0, c0:c1], out)
     elif n_words == 2:
         _row2(Q[q, 0], DT[0, c0:c1], Q[q, 1], DT[1, c0:c1], out)
+    elif n_words == 3:
+        _row3(Q[q, 0], DT[0, c0:c1], Q[q, 1], DT[1, c0:c1], Q[q, 2], DT[2, c0:c1], out)
     elif n_words == 4:
         _row4(
             Q[q, 0], DT[0, c0:c1], Q[q, 1], DT[1, c0:c1],
@@ -276,10 +284,6 @@ def hamming_distance_matrix(Q_packed, D_packed, n_jobs=None):
         return out
     Q = to_words(Q_packed)
     DT = to_words(D_packed, transpose=True)
-    if DT.shape[0] == 3:
-        # Three words: pad to four so the vectorised four-word loop applies.
-        Q = np.concatenate([Q, np.zeros((Q.shape[0], 1), Q.dtype)], axis=1)
-        DT = np.concatenate([DT, np.zeros((1, DT.shape[1]), DT.dtype)], axis=0)
     with _Threads(n_jobs):
         _distance_matrix_kernel(Q, DT, out)
     return out
@@ -336,6 +340,7 @@ def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1):
     size = np.zeros((m, 1), dtype=np.int64)
     hist = np.zeros((m, n_bits + 2), dtype=np.int64)
     tau = np.full(m, n_bits + 1, dtype=np.int64)
+    dists = np.empty(_CHUNK, dtype=np.int32)
     for t0 in range(0, n_db, _TILE):
         t1 = min(t0 + _TILE, n_db)
         for qi in range(m):
@@ -346,10 +351,13 @@ def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1):
                 c1 = min(c0 + _CHUNK, t1)
                 if _chunk_min(Q, q, DT, c0, c1) >= th:
                     continue
-                for j in range(c0, c1):
-                    d = _dist(Q, q, DT, j)
-                    if d < th and j != skip:
-                        th = _push(d, j, k, n_bits, th, buf_d[qi], buf_i[qi], size[qi], hist[qi])
+                _row_dists(Q, q, DT, c0, c1, dists)
+                for r in range(c1 - c0):
+                    d = dists[r]
+                    if d < th and c0 + r != skip:
+                        th = _push(
+                            d, c0 + r, k, n_bits, th, buf_d[qi], buf_i[qi], size[qi], hist[qi]
+                        )
             tau[qi] = th
     # Stable counting sort of each buffer by distance; the first k are the answer.
     start = np.empty(n_bits + 2, dtype=np.int64)
@@ -416,6 +424,7 @@ def _radius_kernel(Q, DT, radius, self_offset, offsets, out_dist, out_ind, fill)
         q0 = b * _QUERY_BLOCK
         q1 = min(q0 + _QUERY_BLOCK, n_q)
         pos = np.zeros(q1 - q0, dtype=np.int64)
+        dists = np.empty(_CHUNK, dtype=np.int32)
         if fill:
             pos[:] = offsets[q0:q1]
         for t0 in range(0, n_db, _TILE):
@@ -427,12 +436,13 @@ def _radius_kernel(Q, DT, radius, self_offset, offsets, out_dist, out_ind, fill)
                     c1 = min(c0 + _CHUNK, t1)
                     if _chunk_min(Q, q, DT, c0, c1) > radius:
                         continue
-                    for j in range(c0, c1):
-                        d = _dist(Q, q, DT, j)
-                        if d <= radius and j != skip:
+                    _row_dists(Q, q, DT, c0, c1, dists)
+                    for r in range(c1 - c0):
+                        d = dists[r]
+                        if d <= radius and c0 + r != skip:
                             if fill:
                                 out_dist[p] = d
-                                out_ind[p] = j
+                                out_ind[p] = c0 + r
                             p += 1
                 pos[q - q0] = p
         if not fill:
