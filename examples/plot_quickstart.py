@@ -42,10 +42,11 @@ db_codes, query_codes = hasher.transform(data.X_db), hasher.transform(data.X_que
 print(f"mAP@all: {mean_average_precision(query_codes, data.y_query, db_codes, data.y_db):.3f}")
 
 # %%
-# Hamming distances separate the classes
-# --------------------------------------
-# Distances from each query to database images of its own digit (relevant) and of the
-# other digits: learned bits put most relevant images within a few bits.
+# How far apart are relevant images?
+# ----------------------------------
+# Distances from each query to the database images of its own digit (relevant) and of
+# the other digits. The two distributions are shifted apart, which is why ranking by
+# Hamming distance finds relevant images first; their overlap is what keeps mAP below 1.
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -55,6 +56,8 @@ all_dist, all_ind = (
     .kneighbors(query_packed)
 )
 relevant = data.y_db[all_ind] == data.y_query[:, None]
+print(f"median distance, same digit:   {np.median(all_dist[relevant]):.0f} bits")
+print(f"median distance, other digits: {np.median(all_dist[~relevant]):.0f} bits")
 
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 bins = np.arange(hasher.n_bits + 2) - 0.5

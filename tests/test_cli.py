@@ -1,10 +1,12 @@
 """The skhash command: hasher discovery, the compare table and its errors, search-bench."""
 
+import csv
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from sklearn.utils.validation import validate_data
@@ -12,6 +14,7 @@ from sklearn.utils.validation import validate_data
 import skhash
 from skhash import _cli
 from skhash._base import BaseHasher, rollback_on_error
+from skhash.datasets import load_retrieval_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,6 +70,64 @@ def test_every_public_hasher_is_discovered(extra_hashers):
     assert _cli._normalise("SignHasher") == _cli._normalise("SIGN") == "sign"
 
 
+def _read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize("methods", [["lsh", "itq"]])
+def test_compare_numbers_equal_the_estimators_called_directly(methods, tmp_path, capsys):
+    """Every mAP and P@H<=2 of the table is what the estimator itself gives, same seed."""
+    from skhash.metrics import mean_average_precision, precision_recall_within_radius
+
+    out_csv, out_png = tmp_path / "table.csv", tmp_path / "plot.png"
+    status = _cli.main(
+        [
+            "compare",
+            "--methods",
+            *methods,
+            "--bits",
+            "16",
+            "--quiet",
+            "--csv",
+            str(out_csv),
+            "--plot",
+            str(out_png),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert status == 0
+    rows = {row["method"]: row for row in _read_csv(out_csv)}
+    assert list(rows) == methods
+
+    data = load_retrieval_dataset("digits", random_state=0)
+    for method in methods:
+        hasher = _cli.available_hashers()[method](n_bits=16, random_state=0)
+        hasher.fit(data.X_db, data.y_db)
+        q, db = hasher.transform(data.X_query), hasher.transform(data.X_db)
+        expected_map = mean_average_precision(q, data.y_query, db, data.y_db)
+        expected_p2 = precision_recall_within_radius(q, data.y_query, db, data.y_db, radius=2)[0]
+        row = rows[method]
+        assert float(row["map"]) == pytest.approx(expected_map, rel=1e-12)
+        assert float(row["p_h2"]) == pytest.approx(expected_p2, rel=1e-12)
+        assert row["bits"] == "16" and float(row["fit_s"]) > 0
+        assert float(row["encode_us"]) > 0 and float(row["search_qps"]) > 0
+        assert f"{expected_map:.4f}" in printed
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_reports_a_failing_method_and_keeps_the_others(extra_hashers, capsys):
+    """A fit that fails gets a 'failed' row and exit status 1; the other rows are there."""
+    extra_hashers(SignHasher, BrokenHasher)
+    status = _cli.main(["compare", "--methods", "broken", "sign", "--bits", "8", "-q"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "broken at 8 bits failed: RuntimeError: solver diverged" in captured.err
+    lines = captured.out.splitlines()
+    assert any(line.startswith("broken") and "failed" in line for line in lines)
+    assert any(line.startswith("sign") and "failed" not in line for line in lines)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -109,6 +170,33 @@ def test_list_shows_every_method(capsys):
     out = capsys.readouterr().out
     for name, cls in _cli.available_hashers().items():
         assert any(line.split()[:2] == [name, cls.__name__] for line in out.splitlines())
+
+
+def test_search_bench_agrees_with_sklearn_and_faiss(capsys):
+    """search-bench times every available method and finds the same distances as skhash."""
+    status = _cli.main(
+        [
+            "search-bench",
+            "--n-db",
+            "3000",
+            "--n-queries",
+            "40",
+            "--bits",
+            "64",
+            "-k",
+            "5",
+            "--sklearn-db",
+            "500",
+            "--n-jobs",
+            "1",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "skhash HammingNeighbors" in out and "sklearn NearestNeighbors" in out
+    rows = _cli.run_search_bench(n_db=3000, n_queries=40, bits=24, k=5, n_jobs=1, sklearn_db=500)
+    assert all(r["agrees"] for r in rows)
+    assert all(np.isfinite(r["comparisons_per_s"]) and r["qps"] > 0 for r in rows)
 
 
 def test_console_script_is_the_same_command():
