@@ -52,32 +52,21 @@ def _popcount(typingctx, x):
 def to_words(packed, n_bits=None, *, transpose=False):
     """Packed uint8 codes as unsigned words for the kernels.
 
-    Each row of ``ceil(n_bits / 8)`` bytes is zero-padded to the smallest word size
-    that holds it (1, 2 or 4 bytes, or a multiple of 8 bytes) and viewed as
-    uint8/16/32/64 words. Byte order inside a word does not matter: the Hamming
-    distance counts differing bits and both sides share the layout. When ``n_bits``
-    is given, the unused low bits of the last byte are cleared so that they cannot
-    count. ``transpose=True`` returns the database layout, shape (n_words, n), C order.
+    Each row of ``ceil(n_bits / 8)`` bytes is zero-padded to a multiple of 8 bytes and
+    viewed as uint64 words (one word type only: every kernel is compiled once). Byte
+    order inside a word does not matter: the Hamming distance counts differing bits
+    and both sides share the layout. When ``n_bits`` is given, the unused low bits of
+    the last byte are cleared so that they cannot count. ``transpose=True`` returns
+    the database layout, shape (n_words, n), C order.
     """
     packed = np.asarray(packed, dtype=np.uint8)
     n, n_bytes = packed.shape
+    width = 8 * ((n_bytes + 7) // 8)
+    padded = np.zeros((n, width), dtype=np.uint8)
+    padded[:, :n_bytes] = packed
     if n_bits is not None and n_bits % 8:
-        packed = packed.copy()
-        packed[:, -1] &= np.uint8((0xFF << (8 - n_bits % 8)) & 0xFF)
-    if n_bytes <= 1:
-        width, dtype = 1, np.uint8
-    elif n_bytes <= 2:
-        width, dtype = 2, np.uint16
-    elif n_bytes <= 4:
-        width, dtype = 4, np.uint32
-    else:
-        width, dtype = 8 * ((n_bytes + 7) // 8), np.uint64
-    if width != n_bytes:
-        padded = np.zeros((n, width), dtype=np.uint8)
-        padded[:, :n_bytes] = packed
-    else:
-        padded = np.ascontiguousarray(packed)
-    words = padded.view(dtype)
+        padded[:, n_bytes - 1] &= np.uint8((0xFF << (8 - n_bits % 8)) & 0xFF)
+    words = padded.view(np.uint64)
     return np.ascontiguousarray(words.T) if transpose else words
 
 

@@ -80,9 +80,10 @@ class HammingNeighbors(BaseEstimator):
     does: the k nearest among the other rows, so an exact duplicate of a row is
     still its neighbour at distance 0.
 
-    Memory. The index holds the codes as unsigned words, ``ceil(n_bits / 64) * 8``
-    bytes per code (1, 2 or 4 bytes below 33 bits), stored word-major so the
-    kernel's loop over database rows vectorises. Queries are processed in chunks
+    Memory. The index holds the codes as 64-bit words, ``ceil(n_bits / 64) * 8``
+    bytes per code (n_bits / 8 for multiples of 64; shorter codes are padded to one
+    word so that a single compiled kernel serves every length), stored word-major
+    so that the kernel's loop over database rows vectorises. Queries are processed in chunks
     bounded by ``sklearn.get_config()["working_memory"]``; the k-NN kernel keeps
     O(k + n_bits) integers per query and never an n_queries x n_samples matrix.
 
