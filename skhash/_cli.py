@@ -62,17 +62,20 @@ def available_hashers():
     return {m: found[m] for m in order}
 
 
-def make_hasher(cls, n_bits, *, random_state=0, device="auto", epochs=None, verbose=0):
+def make_hasher(cls, n_bits, *, random_state=0, device="auto", epochs=None, n_jobs=None, verbose=0):
     """An instance of ``cls`` with the defaults, and the command's options where they apply.
 
-    ``device`` reaches only estimators with a ``device`` parameter and ``epochs`` only
-    those with ``max_epochs``; every other parameter keeps the estimator's default,
-    so the table shows what a user gets from ``cls(n_bits=...)``.
+    ``device`` reaches only estimators with a ``device`` parameter, ``epochs`` only
+    those with ``max_epochs`` and ``n_jobs`` only those with ``n_jobs``; every other
+    parameter keeps the estimator's default, so the table shows what a user gets from
+    ``cls(n_bits=...)``.
     """
     params = cls().get_params()
     chosen = {"n_bits": n_bits, "random_state": random_state}
     if "verbose" in params:
         chosen["verbose"] = verbose
+    if n_jobs is not None and "n_jobs" in params:
+        chosen["n_jobs"] = n_jobs
     if "device" in params:
         chosen["device"] = device
     if epochs is not None and "max_epochs" in params:
@@ -95,7 +98,7 @@ def _best_time(func, *, min_total=0.2, max_repeat=200):
     return best
 
 
-def evaluate_hasher(hasher, data, *, curve=False):
+def evaluate_hasher(hasher, data, *, curve=False, n_jobs=None):
     """Fit ``hasher`` on the database and measure it with the queries.
 
     The hasher is fitted on ``data.X_db`` (with ``data.y_db``; unsupervised hashers
@@ -109,6 +112,7 @@ def evaluate_hasher(hasher, data, *, curve=False):
         ``search_qps`` (queries per second of ``HammingNeighbors.kneighbors`` with
         k=10 over the packed database codes), and with ``curve=True`` the
         precision-recall curve over Hamming radii as ``precision``, ``recall``.
+        ``n_jobs`` is the search's number of threads.
     """
     from skhash.metrics import (
         mean_average_precision,
@@ -126,7 +130,7 @@ def evaluate_hasher(hasher, data, *, curve=False):
     db_packed, query_packed = hasher.encode(data.X_db), hasher.encode(data.X_query)
 
     k = min(_N_NEIGHBORS, len(db_packed))
-    index = HammingNeighbors(n_neighbors=k, packed=True).fit(db_packed)
+    index = HammingNeighbors(n_neighbors=k, packed=True, n_jobs=n_jobs).fit(db_packed)
     search_s = _best_time(lambda: index.kneighbors(query_packed))
 
     row = {
@@ -180,6 +184,7 @@ def run_compare(
     *,
     device="auto",
     epochs=None,
+    n_jobs=1,
     random_state=0,
     curves=False,
     quiet=False,
@@ -196,6 +201,10 @@ def run_compare(
         Command-line names (see :func:`available_hashers`); None means all.
     device, epochs, random_state, verbose
         See :func:`make_hasher`.
+    n_jobs : int or None, default=1
+        Threads of each method: its ``n_jobs`` parameter if it has one, the BLAS and
+        OpenMP pools (threadpoolctl) and the search. ``None`` or -1 leaves every library
+        at its own default.
     curves : bool, default=False
         Also return precision-recall curves (for ``--plot``).
     quiet : bool, default=False
@@ -226,11 +235,16 @@ def run_compare(
             raise CommandError(
                 f"--device {device}: CUDA is not available here; use --device cpu or auto."
             )
+    if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
+        raise CommandError(f"--n-jobs must be a positive integer or -1; got {n_jobs}.")
     try:
         data = load_retrieval_dataset(dataset, random_state=random_state)
     except ImportError as exc:
         raise CommandError(str(exc)) from exc
 
+    from threadpoolctl import threadpool_limits
+
+    threads = None if n_jobs in (None, -1) else n_jobs
     jobs = [(m, b) for m in dict.fromkeys(methods) for b in dict.fromkeys(bits)]
     rows = []
     bar = _progress(len(jobs), quiet)
@@ -244,11 +258,13 @@ def run_compare(
                 random_state=random_state,
                 device=device,
                 epochs=epochs,
+                n_jobs=n_jobs,
                 verbose=verbose,
             )
             row = {"method": method, "bits": n_bits, "supervised": bool(cls._supervised)}
             try:
-                row.update(evaluate_hasher(hasher, data, curve=curves))
+                with threadpool_limits(limits=threads):
+                    row.update(evaluate_hasher(hasher, data, curve=curves, n_jobs=n_jobs))
             except Exception as exc:  # one failing method must not lose the others' rows
                 row["error"] = f"{type(exc).__name__}: {exc}"
             rows.append(row)
@@ -506,6 +522,15 @@ def _parser():
         help="training epochs of the deep hashers (default: each estimator's own default)",
     )
     cmp_.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="threads of each method (BLAS, torch, joblib, search); -1: every library's "
+        "default. Default: 1, so that timings are per core, comparable across methods and "
+        "stable on a busy machine",
+    )
+    cmp_.add_argument(
         "--random-state",
         type=int,
         default=0,
@@ -571,6 +596,7 @@ def _compare(args):
         args.methods,
         device=args.device,
         epochs=args.epochs,
+        n_jobs=args.n_jobs,
         random_state=args.random_state,
         curves=args.plot is not None,
         quiet=args.quiet,
@@ -579,7 +605,8 @@ def _compare(args):
     print(
         f"{data.name}: {len(data.X_db):,} database samples (also the training set), "
         f"{len(data.X_query):,} queries, {data.X_db.shape[1]} features; "
-        f"seed {args.random_state}"
+        f"seed {args.random_state}; "
+        + ("library default threads" if args.n_jobs == -1 else f"{args.n_jobs} thread(s)")
     )
     print(format_table(rows))
     if args.csv:
