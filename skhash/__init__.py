@@ -3,12 +3,14 @@
 from ._baselines import ITQHasher, LSHHasher, PCAHasher
 from ._wsl import WSLHasher
 from .codes import pack_codes, unpack_codes
+from .deep import HashNetHasher
 from .neighbors import HammingNeighbors
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "HammingNeighbors",
+    "HashNetHasher",
     "ITQHasher",
     "LSHHasher",
     "PCAHasher",
