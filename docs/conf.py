@@ -44,6 +44,7 @@ html_sidebars = {
         "command_line",
         "choosing",
         "migrating",
+        "scaling",
         "evaluation",
         "api",
     )
@@ -73,6 +74,13 @@ sphinx_gallery_conf = {
 
 # Examples run with the Agg backend and without interactive windows.
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Examples run with one BLAS/OpenMP thread, as the deep hashers do by default (n_jobs=None):
+# their printed numbers then do not depend on the machine's core count, and a busy
+# machine does not turn a 0.1 s fit into seconds of threads waiting for a core.
+from threadpoolctl import threadpool_limits
+
+_one_thread = threadpool_limits(limits=1)
 warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
 
 

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from skhash import ITQHasher, LSHHasher, PCAHasher, WSLHasher
+from skhash import HashNetHasher, ITQHasher, LSHHasher, PCAHasher, WSLHasher
 from skhash.datasets import load_retrieval_dataset
 from skhash.metrics import (
     mean_average_precision,
@@ -39,6 +39,7 @@ hashers = {
     "PCAH": PCAHasher(n_bits=n_bits, random_state=0),
     "ITQ": ITQHasher(n_bits=n_bits, random_state=0),
     "WSL": WSLHasher(n_bits=n_bits, random_state=0),
+    "HashNet (supervised)": HashNetHasher(n_bits=n_bits, random_state=0),
 }
 
 curves, rows = {}, []
@@ -67,7 +68,7 @@ print(pd.DataFrame(rows).set_index("method").round(3))
 # against the radius, which shows how fast each method's Hamming balls fill up; a
 # curve that starts at 0 has empty balls at small radii (precision of an empty ball
 # counts as 0).
-fig, (ax_pr, ax_r) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+fig, (ax_pr, ax_r) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
 for i, (name, (precision, recall, radii)) in enumerate(curves.items()):
     style = {"color": f"C{i}", "label": name}
     ax_pr.plot(recall, precision, "-", **style)
@@ -90,5 +91,5 @@ ax_r.set(
     ylim=(0, 1.02),
     title="Precision within each radius (dashed: chance)",
 )
-ax_r.legend(loc="upper right")
+fig.legend(*ax_r.get_legend_handles_labels(), loc="outside right center")
 plt.show()

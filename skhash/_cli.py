@@ -334,7 +334,7 @@ def plot_compare(rows, path, title):
     ok = [r for r in rows if "error" not in r]
     methods = list(dict.fromkeys(r["method"] for r in ok))
     top_bits = max((r["bits"] for r in ok), default=None)
-    fig, (ax_pr, ax_map) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+    fig, (ax_pr, ax_map) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
     for i, method in enumerate(methods):
         color = f"C{i % 10}"
         mine = sorted((r for r in ok if r["method"] == method), key=lambda r: r["bits"])
@@ -357,7 +357,7 @@ def plot_compare(rows, path, title):
         ax_map.set_xscale("log", base=2)
         ax_map.minorticks_off()
         ax_map.set_xticks(bits, [str(b) for b in bits])
-    ax_map.legend(loc="lower right", fontsize="small")
+    fig.legend(*ax_map.get_legend_handles_labels(), loc="outside right center")
     fig.suptitle(title)
     fig.savefig(path, dpi=120)
     plt.close(fig)
