@@ -25,3 +25,29 @@ def test_readme_quickstart_runs_as_written():
     assert found, out.getvalue()
     # One database image in ten shares the query's digit: a random ranking scores ~0.1.
     assert float(found.group(1)) > 0.3
+
+
+def _readme_compare_rows():
+    """{(method, bits): (mAP, P@H<=2)} from the README's measured compare table."""
+    section = README.read_text().split("## First command", 1)[1]
+    table = re.search(r"```text\n(.*?)```", section, flags=re.S).group(1)
+    rows = {}
+    for line in table.splitlines():
+        cells = line.split()
+        if len(cells) == 7 and cells[1].isdigit():
+            rows[cells[0], int(cells[1])] = (cells[2], cells[3])
+    return rows
+
+
+def test_readme_compare_table_matches_the_command():
+    """The README's table is what `skhash compare` prints today, for the baselines and WSL."""
+    from skhash import _cli
+
+    readme = _readme_compare_rows()
+    missing = set(_cli.available_hashers()) - {m for m, _ in readme}
+    assert not missing, f"rerun `python -m skhash compare` into the README: {sorted(missing)}"
+    methods = ["lsh", "pca", "itq", "wsl"]
+    rows, _ = _cli.run_compare("digits", (16, 32), methods, quiet=True)
+    for row in rows:
+        key = (row["method"], row["bits"])
+        assert readme[key] == (f"{row['map']:.4f}", f"{row['p_h2']:.4f}"), key
