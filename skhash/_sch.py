@@ -1,0 +1,481 @@
+"""SCHHasher: soft-constraint codes learned block by block with boosted pair weights."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+from scipy import linalg
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh, lobpcg
+from sklearn.base import _fit_context
+from sklearn.dummy import DummyClassifier
+from sklearn.metrics.pairwise import rbf_kernel
+from sklearn.svm import SVC
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import validate_data
+
+from ._base import BaseHasher, rollback_on_error
+from ._similarity import check_supervision
+
+__all__ = ["SCHHasher"]
+
+# n_pairs_per_sample=None asks for every pair; above this many the pairs (and the
+# dense label products that produce them) no longer fit comfortably in memory.
+_MAX_ALL_PAIRS = 5_000_000
+
+# Below this many training samples the bit problem is solved densely: ARPACK needs a
+# Krylov space larger than the problem and is slower than LAPACK at this size anyway.
+_DENSE_EIGEN_MAX = 64
+
+# Rows of X whose kernel against the support vectors is built at once in transform,
+# bounding the working memory whatever the number of samples.
+_KERNEL_ROWS = 2048
+
+
+def _unordered_pairs(i, j, s, n_samples):
+    """Unique unordered pairs ``i < j`` with their mean similarity."""
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    keep = lo != hi
+    key = lo[keep] * n_samples + hi[keep]
+    uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    s = np.bincount(inverse, weights=s[keep]) / counts
+    lo, hi = np.divmod(uniq, n_samples)
+    return lo, hi, s
+
+
+class _PairMatrix:
+    """The symmetric sparse matrix A of one bit's problem, on a fixed set of pairs.
+
+    A has the entry ``coef[k]`` at ``(i[k], j[k])`` and ``(j[k], i[k])``; the CSR
+    structure is built once and only the values change from bit to bit.
+    """
+
+    def __init__(self, n_samples, i, j):
+        rows = np.concatenate([i, j])
+        cols = np.concatenate([j, i])
+        self._order = np.lexsort((cols, rows))
+        indptr = np.zeros(n_samples + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_samples), out=indptr[1:])
+        self.matrix = sp.csr_matrix(
+            (np.zeros(len(rows)), cols[self._order], indptr), shape=(n_samples, n_samples)
+        )
+        self._n_pairs = len(i)
+
+    def set_values(self, coef):
+        both = np.concatenate([coef, coef])
+        self.matrix.data[:] = both[self._order]
+
+    def smallest_eigenvector(self, v0):
+        """Eigenvector of the smallest eigenvalue, warm-started from ``v0``."""
+        A = self.matrix
+        # LOBPCG normalises its start in place; never let a solver touch the caller's.
+        v0 = np.array(v0, dtype=np.float64)
+        n = A.shape[0]
+        if n <= _DENSE_EIGEN_MAX:
+            _, V = linalg.eigh(A.toarray(), subset_by_index=[0, 0])
+            return V[:, 0]
+        try:
+            _, V = eigsh(A, k=1, which="SA", v0=v0, tol=1e-6)
+        except ArpackNoConvergence:
+            # LOBPCG from the same start; rarely needed (near-degenerate spectrum).
+            _, V = lobpcg(A, v0[:, None], largest=False, tol=1e-6, maxiter=500)
+        return V[:, 0]
+
+
+def _fit_bit_function(X, z, C, gamma):
+    """One bit's hash function: an RBF SVM on the bit as pseudo-label.
+
+    A constant pseudo-label (every training sample on one side) has no second class
+    for the SVM; the bit's function is then that constant.
+    """
+    if z.min() == z.max():
+        return DummyClassifier(strategy="constant", constant=int(z[0])).fit(X, z)
+    return SVC(C=C, kernel="rbf", gamma=gamma).fit(X, z)
+
+
+class SCHHasher(BaseHasher):
+    """Supervised hashing with soft constraints and boosted pair weights (SCH).
+
+    A two-step method (Leng et al., 2014). First, binary codes ``b_i ∈ {-1, 1}^K``
+    of the training samples are learned from labelled pairs by minimising
+
+        Σ_(i,j) w_ij (a_ij − t_ij)²,   a_ij = b_iᵀ b_j / K,
+
+    with targets ``t_ij = +1`` for similar pairs and ``t_ij = −p`` for dissimilar
+    ones: the *soft constraint* asks a dissimilar pair to differ in only
+    ``(1 + p) / 2`` of its bits, not in all of them (``p = 1``, the classic hard
+    constraint, is available for comparison). The code is learned in blocks of
+    ``bits_per_block`` bits; each block's pair weights ``w_ij`` are *boosted* by how
+    far the bits learned so far are from the target. Second, each bit becomes a
+    pseudo-label for an RBF-kernel support vector machine, and a new sample's code is
+    the sign of the machines' decision functions.
+
+    Parameters
+    ----------
+    n_bits : int, default=32
+        Code length K.
+    p : float, default=0.6
+        Target affinity ``−p`` of dissimilar pairs, in (0, 1]. The paper's value is
+        0.6; ``p=1`` gives the hard constraint (maximal Hamming distance).
+    bits_per_block : int, default=4
+        Bits learned per block, after which the pair weights are updated (the
+        paper's t = 4).
+    weighting : {"boost", "none"}, default="boost"
+        ``"boost"``: pair weights from the previous blocks' errors (SCH).
+        ``"none"``: every pair weighs 1, and the whole code is one block of
+        ``n_bits`` bits (the paper's SCH_uw; see Notes).
+    n_pairs_per_sample : int or None, default=500
+        Labelled partners drawn per training sample from label supervision (the
+        paper: 1,000 training samples, each knowing its relation to 500 others).
+        With pair supervision, each sample keeps at most this many of its given
+        pairs. None uses every pair (label supervision: all ``n(n − 1) / 2``, allowed
+        up to 5,000,000 pairs).
+    similarity : {"binary", "jaccard", "cosine"}, default="binary"
+        Similarity of label supervision: share-a-label, or the Jaccard or cosine
+        similarity of multi-label indicator rows. A similarity ``s`` between 0 and 1
+        gets the target ``(1 + p) s − p``.
+    max_sweeps : int, default=10
+        Maximum passes over the bits of a block.
+    tol : float, default=1e-3
+        A block stops after a pass that lowers its objective by less than this
+        fraction.
+    C : float, default=1.0
+        Regularisation of the per-bit SVMs.
+    gamma : {"scale", "auto"} or float, default="scale"
+        RBF kernel width of the SVMs, as in :class:`sklearn.svm.SVC`:
+        ``"scale"`` is ``1 / (n_features · X.var())``, ``"auto"`` ``1 / n_features``.
+    n_jobs : int, default=None
+        Number of SVMs fitted in parallel (threads; libsvm releases the GIL).
+        ``None`` means 1 unless in a :func:`joblib.parallel_backend` context, -1
+        means all processors.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the pair sampling and of the eigensolver's starting vectors.
+    verbose : int, default=0
+        Print one line per block: passes, objective and weight range.
+
+    Attributes
+    ----------
+    codes_ : ndarray of shape (n_samples, n_bits), dtype int8
+        Learned codes of the training samples, in {-1, +1}. A sample that appears in
+        no labelled pair (possible with pair supervision) has no learned code; its
+        row is the hash functions' output instead.
+    estimators_ : list of n_bits estimators
+        Bit m's hash function: a fitted :class:`sklearn.svm.SVC`, or a
+        :class:`sklearn.dummy.DummyClassifier` predicting the constant when the
+        learned bit is constant over the training set.
+    support_vectors_ : ndarray of shape (n_support, n_features)
+        Union of the SVMs' support vectors.
+    dual_coef_ : ndarray of shape (n_bits, n_support)
+        Each bit's dual coefficients on ``support_vectors_`` (zero where a vector
+        does not support that bit).
+    intercept_ : ndarray of shape (n_bits,)
+        Each bit's intercept (the constant, ±1, for a constant bit).
+    gamma_ : float
+        RBF kernel width used by every SVM.
+    constant_bits_ : ndarray of shape (n_bits,), dtype bool
+        Bits whose learned value is the same for every training sample.
+    history_ : list of dict
+        One record per block: ``"bits"`` (first and one-past-last bit),
+        ``"n_sweeps"``, ``"objective"`` (the block's weighted mean squared error
+        ``Σ w (a − t)² / Σ w`` after each pass, block affinity ``a`` on the block's
+        bits only), ``"loss"`` (unweighted mean squared error of the code learned so
+        far, all blocks together) and ``"max_weight"`` (largest pair weight; the
+        weights have mean 1).
+    n_pairs_ : int
+        Number of distinct labelled pairs used.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    WSLHasher : Linear hash functions, supervised or not.
+    ITQHasher : Unsupervised PCA with a learned rotation.
+
+    Notes
+    -----
+    Follows Leng et al. (2014), Eqs. 4-12. Inside a block, bit m is learned with
+    the block's other bits fixed. For each pair only two cases exist, same bit or
+    different bit, with losses ``l⁺`` and ``l⁻``; the bit's problem is then
+    ``min_z zᵀ A z`` over ``z ∈ {−1, 1}ⁿ`` with ``A_ij = w_ij (l⁺ − l⁻)`` (Lin et al.,
+    TSH, Proposition 1). Here ``l⁺ − l⁻ = (4 / t) (c_ij / t − t_ij)``, with ``c_ij``
+    the agreement of the pair on the block's other bits and t the block length; A is
+    sparse (one entry per labelled pair). The relaxation over the sphere is solved
+    by the eigenvector of A's smallest eigenvalue (ARPACK, warm-started from the
+    bit's current value; LOBPCG if ARPACK does not converge) and quantised by its
+    sign.
+
+    Choices made where the paper is silent:
+
+    - Block objective. A block of t bits is fitted to the targets on its own
+      affinity (its bits only), as in the paper's ensemble view: the affinity of the
+      whole code is the mean of the blocks' affinities.
+    - Passes. The first pass learns the bits of a block in order, bits not yet
+      learned counting 0 in ``c_ij``. Later passes revisit every bit and keep the
+      new value only when it lowers the bit's objective ``zᵀAz``, so the block's
+      objective never increases; they stop after ``max_sweeps`` passes, a pass with
+      no change, or a pass gaining less than ``tol`` relatively.
+    - Weights. Block k > 1 weighs a similar pair by ``1 − a_ij`` and a dissimilar
+      pair by the hinge ``max(0, a_ij + p)``, ``a_ij`` the affinity of the
+      ``(k − 1) t`` bits learned before; a pair of intermediate similarity by
+      ``|a_ij − t_ij|``. The weights are divided by their mean (mean 1); if every
+      pair is met exactly, they are all 1.
+    - SCH_uw. Without weights every block would solve the same problem and repeat
+      the first block's bits, so ``weighting="none"`` learns all ``n_bits`` bits as
+      one block, as the supervised two-step methods SCH builds on (KSH, TSH) do.
+    - Degenerate bits. If a learned bit is constant over the training set, the SVM
+      has a single class and cannot be fitted; that bit's hash function is the
+      constant instead (``constant_bits_``; a constant bit carries no information
+      but changes no distance).
+    - Pairs. Pairs are unordered: a pair drawn from both ends counts once.
+    - Encoding. All SVMs share the kernel width, so ``transform`` builds the kernel
+      between X and the union of their support vectors once and multiplies it by the
+      stacked dual coefficients, instead of evaluating each SVM on its own; the
+      outputs equal the SVMs' ``decision_function``.
+
+    References
+    ----------
+    .. [1] C. Leng, J. Cheng, J. Wu, X. Zhang and H. Lu, "Supervised hashing with soft
+       constraints", CIKM 2014.
+    .. [2] G. Lin, C. Shen, D. Suter and A. van den Hengel, "A general two-step
+       approach to learning-based hashing", ICCV 2013 (TSH).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skhash import SCHHasher
+    >>> X, y = load_digits(return_X_y=True)
+    >>> sch = SCHHasher(n_bits=8, n_pairs_per_sample=50, random_state=0)
+    >>> sch.fit(X[:300] / 16, y[:300]).transform(X[:3] / 16).shape
+    (3, 8)
+    >>> len(sch.estimators_), len(sch.history_)
+    (8, 2)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseHasher._parameter_constraints,
+        "p": [Interval(Real, 0, 1, closed="right")],
+        "bits_per_block": [Interval(Integral, 1, None, closed="left")],
+        "weighting": [StrOptions({"boost", "none"})],
+        "n_pairs_per_sample": [Interval(Integral, 1, None, closed="left"), None],
+        "similarity": [StrOptions({"binary", "jaccard", "cosine"})],
+        "max_sweeps": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [Integral, None],
+    }
+
+    _supervised = True
+
+    def __init__(
+        self,
+        n_bits=32,
+        *,
+        p=0.6,
+        bits_per_block=4,
+        weighting="boost",
+        n_pairs_per_sample=500,
+        similarity="binary",
+        max_sweeps=10,
+        tol=1e-3,
+        C=1.0,
+        gamma="scale",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(n_bits=n_bits, random_state=random_state, verbose=verbose)
+        self.p = p
+        self.bits_per_block = bits_per_block
+        self.weighting = weighting
+        self.n_pairs_per_sample = n_pairs_per_sample
+        self.similarity = similarity
+        self.max_sweeps = max_sweeps
+        self.tol = tol
+        self.C = C
+        self.gamma = gamma
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, pairs=None):
+        """Learn the training codes, then one SVM hash function per bit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
+            Class labels or a multi-label indicator matrix; two samples are similar
+            when they share a label (see ``similarity``).
+        pairs : array-like of shape (n_pairs, 3) or sparse matrix of shape \
+(n_samples, n_samples), default=None
+            Pairwise supervision instead of labels: rows ``(i, j, s)``, s in [0, 1]
+            (1 similar, 0 dissimilar), or a sparse similarity matrix whose stored
+            entries are the known pairs.
+
+        Returns
+        -------
+        self : SCHHasher
+            The fitted estimator.
+        """
+        with rollback_on_error(self):
+            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+            n = X.shape[0]
+            rng = check_random_state(self.random_state)
+            if y is None and pairs is None:
+                raise ValueError(
+                    "SCHHasher requires y to be passed, but the target y is None: pass "
+                    "class labels y, a label indicator matrix, or pairwise supervision "
+                    "pairs=."
+                )
+            supervision = check_supervision(y, pairs, n, kind=self.similarity)
+            if supervision.from_labels and self.n_pairs_per_sample is None:
+                n_all = n * (n - 1) // 2
+                if n_all > _MAX_ALL_PAIRS:
+                    raise ValueError(
+                        f"n_pairs_per_sample=None uses all {n_all} pairs of the {n} "
+                        f"training samples, more than {_MAX_ALL_PAIRS}; pass an integer "
+                        "n_pairs_per_sample (the paper uses 500)."
+                    )
+            i, j, s = supervision.sample_pairs(self.n_pairs_per_sample, rng)
+            i, j, s = _unordered_pairs(i, j, s, n)
+            if not (s > 0).any() or not (s < 1).any():
+                missing = "similar" if not (s > 0).any() else "dissimilar"
+                raise ValueError(
+                    f"the {len(s)} sampled pairs contain no {missing} pair; raise "
+                    f"n_pairs_per_sample (got {self.n_pairs_per_sample}) or give more "
+                    "training samples per class."
+                )
+            codes, history = self._learn_codes(n, i, j, s, rng)
+            paired = np.zeros(n, dtype=bool)
+            paired[i] = paired[j] = True
+            self._fit_hash_functions(X[paired], codes[paired])
+            if not paired.all():
+                codes[~paired] = np.where(self._decision_function(X[~paired]) >= 0, 1, -1)
+            self.codes_ = codes.astype(np.int8)
+            self.history_ = history
+            self.n_pairs_ = len(s)
+            self._set_n_features_out()
+        return self
+
+    def _pair_weights(self, affinity, s, target):
+        """Boosting weights (mean 1) from the affinity of the bits learned so far."""
+        deviation = np.abs(affinity - target)
+        dissimilar = s == 0
+        deviation[dissimilar] = np.maximum(0.0, affinity[dissimilar] + self.p)
+        mean = deviation.mean()
+        return deviation / mean if mean > 0 else np.ones_like(deviation)
+
+    def _learn_codes(self, n, i, j, s, rng):
+        """Training codes in {-1, 1}, block by block; returns them and the history."""
+        K = self.n_bits
+        target = (1.0 + self.p) * s - self.p
+        block = K if self.weighting == "none" else min(self.bits_per_block, K)
+        A = _PairMatrix(n, i, j)
+        codes = np.empty((n, K))
+        agreement = np.zeros(len(s))  # Σ over learned bits of b_i b_j, per pair
+        history = []
+        for start in range(0, K, block):
+            stop = min(start + block, K)
+            if start and self.weighting == "boost":
+                w = self._pair_weights(agreement / start, s, target)
+            else:
+                w = np.ones(len(s))
+            Z, objective = self._learn_block(A, i, j, w, target, stop - start, n, rng)
+            codes[:, start:stop] = Z
+            agreement += np.einsum("pk,pk->p", Z[i], Z[j])
+            loss = float(np.mean((agreement / stop - target) ** 2))
+            history.append(
+                {
+                    "bits": (start, stop),
+                    "n_sweeps": len(objective),
+                    "objective": objective,
+                    "loss": loss,
+                    "max_weight": float(w.max()),
+                }
+            )
+            if self.verbose:
+                print(
+                    f"[SCHHasher] bits {start}-{stop - 1}: {len(objective)} passes, "
+                    f"objective {objective[0]:.4f} -> {objective[-1]:.4f}, "
+                    f"loss {loss:.4f}, max weight {w.max():.2f}"
+                )
+        return codes, history
+
+    def _learn_block(self, A, i, j, w, target, t, n, rng):
+        """Block coordinate descent over t bits; returns the bits and objective per pass."""
+        Z = np.zeros((n, t))
+        agreement = np.zeros(len(w))  # Σ over the block's assigned bits of z_i z_j
+        w_sum = w.sum()
+        objective = []
+        for sweep in range(self.max_sweeps):
+            n_changed = 0
+            for m in range(t):
+                current = Z[:, m]
+                old = current[i] * current[j]
+                coef = w * ((agreement - old) / t - target)
+                A.set_values(coef)
+                v0 = current if sweep else rng.uniform(-1.0, 1.0, size=n)
+                z = np.where(A.smallest_eigenvector(v0) >= 0, 1.0, -1.0)
+                new = z[i] * z[j]
+                # First pass: the bit is unassigned (0) and takes the new value.
+                # Later passes: keep it only if it lowers this bit's objective.
+                if sweep == 0 or coef @ new < coef @ old - 1e-12 * np.abs(coef).sum():
+                    Z[:, m] = z
+                    agreement += new - old
+                    n_changed += 1
+            objective.append(float(w @ (agreement / t - target) ** 2 / w_sum))
+            if sweep and (
+                n_changed == 0 or objective[-2] - objective[-1] <= self.tol * objective[-2]
+            ):
+                break
+        return Z, objective
+
+    def _fit_hash_functions(self, X, codes):
+        """Fit one SVM per bit in parallel and stack them for fast encoding."""
+        if self.gamma == "scale":
+            var = X.var()
+            gamma = 1.0 / (X.shape[1] * var) if var > 0 else 1.0
+        elif self.gamma == "auto":
+            gamma = 1.0 / X.shape[1]
+        else:
+            gamma = float(self.gamma)
+        estimators = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(_fit_bit_function)(X, codes[:, m], self.C, gamma) for m in range(self.n_bits)
+        )
+        svms = [e for e in estimators if isinstance(e, SVC)]
+        support = (
+            np.unique(np.concatenate([e.support_ for e in svms]))
+            if svms
+            else np.zeros(0, dtype=np.int64)
+        )
+        dual = np.zeros((self.n_bits, len(support)))
+        intercept = np.zeros(self.n_bits)
+        constant = np.zeros(self.n_bits, dtype=bool)
+        for m, e in enumerate(estimators):
+            if isinstance(e, SVC):
+                dual[m, np.searchsorted(support, e.support_)] = e.dual_coef_[0]
+                intercept[m] = e.intercept_[0]
+            else:
+                constant[m] = True
+                intercept[m] = float(e.constant)
+        self.estimators_ = estimators
+        self.support_vectors_ = X[support]
+        self.dual_coef_ = dual
+        self.intercept_ = intercept
+        self.gamma_ = gamma
+        self.constant_bits_ = constant
+
+    def _decision_function(self, X):
+        F = np.empty((X.shape[0], self.n_bits))
+        for start in range(0, X.shape[0], _KERNEL_ROWS):
+            rows = slice(start, start + _KERNEL_ROWS)
+            if len(self.support_vectors_):
+                K = rbf_kernel(X[rows], self.support_vectors_, gamma=self.gamma_)
+                F[rows] = K @ self.dual_coef_.T + self.intercept_
+            else:
+                F[rows] = self.intercept_
+        return F
