@@ -308,3 +308,55 @@ def test_query_errors_name_the_problem():
     with pytest.raises(ValueError, match="return_distance"):
         index.radius_neighbors(D, return_distance=False, sort_results=True)
     assert index.kneighbors(D, n_neighbors=20)[1].shape == (20, 20)
+
+
+def _clustered_codes(rng, n, n_bits, n_centres=20, flip=0.05):
+    """Codes around a few random centres with a fraction of bits flipped, plus duplicates."""
+    centres = rng.random((n_centres, n_bits)) < 0.5
+    codes = centres[rng.integers(0, n_centres, n)] ^ (rng.random((n, n_bits)) < flip)
+    codes[: n // 10] = codes[n // 10 : 2 * (n // 10)]
+    return codes
+
+
+@pytest.mark.parametrize("n_bits, n_substrings", [(32, 2), (64, 3), (64, None), (100, 5)])
+def test_mih_kneighbors_identical_to_brute(n_bits, n_substrings):
+    """algorithm='mih' returns brute's distances and indices exactly, ties and X=None too."""
+    rng = np.random.default_rng(n_bits)
+    D = _clustered_codes(rng, 3000, n_bits)
+    Q = np.vstack([_clustered_codes(rng, 40, n_bits), rng.random((10, n_bits)) < 0.5, D[:5]])
+    mih = HammingNeighbors(algorithm="mih", n_substrings=n_substrings).fit(D)
+    brute = HammingNeighbors(algorithm="brute").fit(D)
+    assert mih.n_substrings_ >= 2 and brute.n_substrings_ is None
+    for Xq in (Q, None):
+        for k in (1, 10, 60):
+            a = mih.kneighbors(Xq, n_neighbors=k)
+            b = brute.kneighbors(Xq, n_neighbors=k)
+            np.testing.assert_array_equal(a[0], b[0])
+            np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("sort_results", [False, True])
+def test_mih_radius_identical_to_brute(sort_results):
+    """algorithm='mih' radius search equals brute's, in index or (distance, index) order."""
+    rng = np.random.default_rng(11)
+    D = _clustered_codes(rng, 3000, 64)
+    Q = np.vstack([_clustered_codes(rng, 30, 64), D[:5]])
+    mih = HammingNeighbors(algorithm="mih", n_substrings=4).fit(D)
+    brute = HammingNeighbors(algorithm="brute").fit(D)
+    for Xq in (Q, None):
+        for radius in (0, 3, 9):
+            A = mih.radius_neighbors_graph(Xq, radius, mode="distance", sort_results=sort_results)
+            B = brute.radius_neighbors_graph(Xq, radius, mode="distance", sort_results=sort_results)
+            assert B.nnz > 0
+            for attr in ("indptr", "indices", "data"):
+                np.testing.assert_array_equal(getattr(A, attr), getattr(B, attr))
+
+
+def test_mih_bad_n_substrings_keeps_previous_fit():
+    """Substrings longer than 24 bits are refused with the valid range; old fit kept."""
+    D = np.random.default_rng(12).random((200, 64)) < 0.5
+    index = HammingNeighbors(algorithm="brute").fit(D)
+    index.set_params(algorithm="mih", n_substrings=2)
+    with pytest.raises(ValueError, match="n_substrings between 3 and 64"):
+        index.fit(D)
+    assert index.n_substrings_ is None and index.kneighbors(D[:2])[1].shape == (2, 5)

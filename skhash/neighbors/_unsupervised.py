@@ -7,14 +7,31 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._chunking import get_chunk_n_rows
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import rollback_on_error
 from ..codes import n_bytes
 from ._kernels import kneighbors_words, radius_neighbors_words, to_words
+from ._mih import MIHIndex, default_n_substrings
 
 __all__ = ["HammingNeighbors"]
+
+# algorithm="auto": below this many codes the exhaustive kernel is always used and no
+# tables are built (placeholder until measured, see benchmarks/bench_mih.py).
+_AUTO_MIN_SAMPLES = 100_000
+
+
+def _auto_builds_tables(n_samples, n_bits):
+    """Whether algorithm="auto" builds multi-index tables at fit."""
+    return n_samples >= _AUTO_MIN_SAMPLES
+
+
+def _auto_prefers_mih(n_samples, n_bits, n_substrings, n_neighbors, radius_bits):
+    """Whether algorithm="auto" answers a query with the multi-index tables."""
+    if radius_bits is not None:
+        return radius_bits // n_substrings <= 1
+    return n_neighbors <= 100
 
 
 class HammingNeighbors(BaseEstimator):
@@ -116,6 +133,8 @@ class HammingNeighbors(BaseEstimator):
         "n_bits": [Interval(Integral, 1, None, closed="left"), None],
         "normalize": ["boolean"],
         "n_jobs": [Integral, None],
+        "algorithm": [StrOptions({"auto", "brute", "mih"})],
+        "n_substrings": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -127,6 +146,8 @@ class HammingNeighbors(BaseEstimator):
         n_bits=None,
         normalize=False,
         n_jobs=None,
+        algorithm="auto",
+        n_substrings=None,
     ):
         self.n_neighbors = n_neighbors
         self.radius = radius
@@ -134,6 +155,8 @@ class HammingNeighbors(BaseEstimator):
         self.n_bits = n_bits
         self.normalize = normalize
         self.n_jobs = n_jobs
+        self.algorithm = algorithm
+        self.n_substrings = n_substrings
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -198,8 +221,29 @@ class HammingNeighbors(BaseEstimator):
                     )
             self.n_bits_ = int(n_bits)
             self.n_samples_fit_ = int(X.shape[0])
-            self._db_words = self._to_words(X, transpose=True)
+            rows = self._to_words(X)
+            self._db_words = np.ascontiguousarray(rows.T)
+            self._mih = None
+            self.n_substrings_ = None
+            if self.algorithm == "mih" or (
+                self.algorithm == "auto" and _auto_builds_tables(self.n_samples_fit_, n_bits)
+            ):
+                m = self.n_substrings
+                if m is None:
+                    m = default_n_substrings(n_bits, self.n_samples_fit_)
+                self._mih = MIHIndex(rows, n_bits, m)
+                self.n_substrings_ = int(m)
         return self
+
+    def _use_mih(self, n_neighbors=None, radius_bits=None):
+        """Whether this query runs on the multi-index tables (see Notes: "auto")."""
+        if self._mih is None:
+            return False
+        if self.algorithm == "mih":
+            return True
+        return _auto_prefers_mih(
+            self.n_samples_fit_, self.n_bits_, self.n_substrings_, n_neighbors, radius_bits
+        )
 
     # --- queries ----------------------------------------------------------------------
 
@@ -283,15 +327,22 @@ class HammingNeighbors(BaseEstimator):
         # the kernel's candidate buffer and histogram.
         row_bytes = n_neighbors * 20 + (2 * n_neighbors + 64) * 12 + (self.n_bits_ + 2) * 8
         dists, inds = [], []
+        use_mih = self._use_mih(n_neighbors=n_neighbors)
         for start, Q in self._chunks(X, row_bytes):
-            d, i = kneighbors_words(
-                Q,
-                self._db_words,
-                n_neighbors,
-                self.n_bits_,
-                self_offset=start if query_is_train else -1,
-                n_jobs=self.n_jobs,
-            )
+            offset = start if query_is_train else -1
+            if use_mih:
+                d, i = self._mih.kneighbors(
+                    Q, self._db_words, n_neighbors, self_offset=offset, n_jobs=self.n_jobs
+                )
+            else:
+                d, i = kneighbors_words(
+                    Q,
+                    self._db_words,
+                    n_neighbors,
+                    self.n_bits_,
+                    self_offset=offset,
+                    n_jobs=self.n_jobs,
+                )
             dists.append(d)
             inds.append(i)
         ind = np.concatenate(inds) if len(inds) != 1 else inds[0]
@@ -315,16 +366,28 @@ class HammingNeighbors(BaseEstimator):
         row_bytes = 16 + 16 * 64
         indptrs, dists, inds = [np.zeros(1, dtype=np.int64)], [], []
         total = 0
+        use_mih = self._use_mih(radius_bits=r_bits)
         for start, Q in self._chunks(X, row_bytes):
-            offsets, d, i = radius_neighbors_words(
-                Q,
-                self._db_words,
-                r_bits,
-                self.n_bits_,
-                self_offset=start if query_is_train else -1,
-                sort_results=sort_results,
-                n_jobs=self.n_jobs,
-            )
+            offset = start if query_is_train else -1
+            if use_mih:
+                offsets, d, i = self._mih.radius_neighbors(
+                    Q,
+                    self._db_words,
+                    r_bits,
+                    self_offset=offset,
+                    sort_results=sort_results,
+                    n_jobs=self.n_jobs,
+                )
+            else:
+                offsets, d, i = radius_neighbors_words(
+                    Q,
+                    self._db_words,
+                    r_bits,
+                    self.n_bits_,
+                    self_offset=offset,
+                    sort_results=sort_results,
+                    n_jobs=self.n_jobs,
+                )
             indptrs.append(offsets[1:] + total)
             total += offsets[-1]
             dists.append(d)
