@@ -1,6 +1,7 @@
 """skhash: learning to hash as scikit-learn estimators, and fast Hamming-space search."""
 
 from ._baselines import ITQHasher, LSHHasher, PCAHasher
+from ._sch import SCHHasher
 from ._wsl import WSLHasher
 from .codes import pack_codes, unpack_codes
 from .deep import HashNetHasher
@@ -14,6 +15,7 @@ __all__ = [
     "ITQHasher",
     "LSHHasher",
     "PCAHasher",
+    "SCHHasher",
     "WSLHasher",
     "pack_codes",
     "unpack_codes",

@@ -15,6 +15,7 @@ FAST_PARAMS = {
     "HashNetHasher": {"n_bits": 4, "hidden_layer_sizes": (8,), "max_epochs": 2},
     "ITQHasher": {"n_bits": 2},
     "PCAHasher": {"n_bits": 2},
+    "SCHHasher": {"n_bits": 4, "bits_per_block": 2},
     "WSLHasher": {"n_bits": 2, "max_rounds": 2},
 }
 
