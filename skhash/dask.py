@@ -10,7 +10,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import rollback_on_error
@@ -278,6 +278,12 @@ class DaskHammingNeighbors(BaseEstimator):
     n_jobs : int, default=None
         Threads of each shard's search kernel. None means 1, the usual choice when
         Dask already runs one task per core.
+    algorithm : {"auto", "brute", "mih"}, default="auto"
+        Search algorithm of every shard's :class:`~skhash.HammingNeighbors`
+        (exhaustive kernel or multi-index hashing); all give the same results.
+    n_substrings : int, default=None
+        Substrings per code for multi-index hashing in each shard; None lets each
+        shard choose from its size, as :class:`~skhash.HammingNeighbors` does.
     split_every : int, default=8
         Fan-in of the tree reduction that merges per-shard candidates: each merge
         task combines up to this many candidate lists.
@@ -320,10 +326,11 @@ class DaskHammingNeighbors(BaseEstimator):
     querying itself, each code excluding itself), give lazy dask arrays chunked like
     the queries; queries given as an in-memory array give computed NumPy arrays.
 
-    Memory. Every shard stores its codes as :class:`~skhash.HammingNeighbors` does:
-    ``ceil(n_bits / 64) * 8`` bytes per code (1, 2 or 4 below 33 bits), plus one
-    small estimator object per shard. ``X=None`` reads the fitted dask array again
-    for the queries: persist it first if it is expensive to compute.
+    Memory. Every shard stores its codes as :class:`~skhash.HammingNeighbors` does,
+    ``ceil(n_bits / 64) * 8`` bytes per code, plus its multi-index tables when it
+    uses them (``algorithm="mih"``, or ``"auto"`` on large shards). ``X=None`` reads
+    the fitted dask array again for the queries: persist it first if it is expensive
+    to compute.
 
     Examples
     --------
@@ -350,6 +357,8 @@ class DaskHammingNeighbors(BaseEstimator):
         "n_bits": [Interval(Integral, 1, None, closed="left"), None],
         "normalize": ["boolean"],
         "n_jobs": [Integral, None],
+        "algorithm": [StrOptions({"auto", "brute", "mih"})],
+        "n_substrings": [Interval(Integral, 1, None, closed="left"), None],
         "split_every": [Interval(Integral, 2, None, closed="left")],
     }
 
@@ -362,6 +371,8 @@ class DaskHammingNeighbors(BaseEstimator):
         n_bits=None,
         normalize=False,
         n_jobs=None,
+        algorithm="auto",
+        n_substrings=None,
         split_every=8,
     ):
         self.n_neighbors = n_neighbors
@@ -370,6 +381,8 @@ class DaskHammingNeighbors(BaseEstimator):
         self.n_bits = n_bits
         self.normalize = normalize
         self.n_jobs = n_jobs
+        self.algorithm = algorithm
+        self.n_substrings = n_substrings
         self.split_every = split_every
 
     # --- fit --------------------------------------------------------------------------
@@ -406,6 +419,8 @@ class DaskHammingNeighbors(BaseEstimator):
                 "n_bits": self.n_bits,
                 "normalize": False,
                 "n_jobs": self.n_jobs,
+                "algorithm": self.algorithm,
+                "n_substrings": self.n_substrings,
             }
             token = uuid.uuid4().hex
             blocks = X.to_delayed()[:, 0]

@@ -139,11 +139,15 @@ def test_kneighbors_identical_to_single_machine(tied_codes, layout, packed, quer
 
 @pytest.mark.parametrize("normalize", [False, True])
 @pytest.mark.parametrize("split_every", [2, 8])
-def test_normalized_kneighbors_and_merge_fan_in(tied_codes, normalize, split_every):
-    """normalize=True gives HammingNeighbors' float fractions bit for bit, for any fan-in."""
+@pytest.mark.parametrize("algorithm", ["brute", "mih"])
+def test_kneighbors_any_fan_in_normalize_and_algorithm(
+    tied_codes, normalize, split_every, algorithm
+):
+    """Any merge fan-in and shard algorithm give the same answers; normalize=True gives
+    HammingNeighbors' float fractions bit for bit."""
     D, Q = tied_codes
     db = da.from_array(D, chunks=(_chunks(len(D), "small")[0], 16))
-    params = {"n_neighbors": 25, "normalize": normalize}
+    params = {"n_neighbors": 25, "normalize": normalize, "algorithm": algorithm}
     dist, ind = DaskHammingNeighbors(split_every=split_every, **params).fit(db).kneighbors(Q)
     ref_dist, ref_ind = HammingNeighbors(**params).fit(D).kneighbors(Q)
     np.testing.assert_array_equal(ind, ref_ind)
@@ -159,7 +163,7 @@ def test_radius_neighbors_identical_to_single_machine(tied_codes, sort_results, 
     D, Q = tied_codes
     radius = 3 / 16 if normalize else 3
     db = da.from_array(D, chunks=(_chunks(len(D), "uneven")[0], 16))
-    index = DaskHammingNeighbors(radius=radius, normalize=normalize).fit(db)
+    index = DaskHammingNeighbors(radius=radius, normalize=normalize, algorithm="mih").fit(db)
     ref = HammingNeighbors(radius=radius, normalize=normalize).fit(D)
     X = _queries(queries, Q)
     dist, ind = _compute(*index.radius_neighbors(X, sort_results=sort_results))
@@ -304,7 +308,7 @@ def client():
                 processes=True,
                 threads_per_worker=1,
                 dashboard_address=None,
-                silence_logs=logging.ERROR,
+                silence_logs=logging.CRITICAL,
             )
             client = distributed.Client(cluster, timeout="60s")
             yield client
