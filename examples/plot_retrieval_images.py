@@ -59,7 +59,7 @@ plt.show()
 
 # %%
 # ITQ's neighbours look alike pixel by pixel, which is what an unsupervised code can
-# preserve; a "9" written like a "5" draws 5s. HashNet, trained on the labels, maps
+# preserve; a "9" written like a "5" draws some 5s. HashNet, trained on the labels, maps
 # almost every image of a class to one code: the neighbours are all at distance 0, so
 # their order is the database order (a tie), and a query that the network misreads
 # would draw a whole class of wrong neighbours at once.
