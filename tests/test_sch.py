@@ -1,0 +1,323 @@
+"""SCHHasher: retrieval on digits, soft constraints, blocks, supervision forms and robustness."""
+
+import numpy as np
+import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.svm import SVC
+from sklearn.utils._param_validation import InvalidParameterError
+
+import skhash._sch as sch_module
+from skhash import ITQHasher, SCHHasher
+from skhash._similarity import check_labels, label_similarity
+from skhash.datasets import load_retrieval_dataset
+from skhash.metrics import mean_average_precision
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_retrieval_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    """32-bit SCH on 500 digits database samples, 100 partners each."""
+    model = SCHHasher(n_bits=32, n_pairs_per_sample=100, random_state=0)
+    return model.fit(digits.X_db[:500], digits.y_db[:500])
+
+
+def _query_map(model, data):
+    return mean_average_precision(
+        model.transform(data.X_query), data.y_query, model.transform(data.X_db), data.y_db
+    )
+
+
+def _two_digits(data, n=200):
+    keep = data.y_db < 2
+    return data.X_db[keep][:n], data.y_db[keep][:n]
+
+
+def test_supervised_codes_retrieve_far_better_than_itq(fitted, digits):
+    """Digits protocol, 32 bits: SCH from 500 labelled samples beats ITQ by a wide margin."""
+    itq = ITQHasher(n_bits=32, random_state=0).fit(digits.X_db)
+    sch_map, itq_map = _query_map(fitted, digits), _query_map(itq, digits)
+    assert sch_map > itq_map + 0.2
+    # The learned training codes themselves separate the classes almost perfectly.
+    assert fitted.score(digits.X_db[:500], digits.y_db[:500]) > 0.95
+
+
+def test_fitted_attributes_describe_the_model(fitted):
+    """codes_, estimators_, history_ and the stacked SVMs have the documented shapes."""
+    assert fitted.codes_.shape == (500, 32) and fitted.codes_.dtype == np.int8
+    assert set(np.unique(fitted.codes_)) == {-1, 1}
+    assert len(fitted.estimators_) == 32
+    assert all(isinstance(e, SVC) for e in fitted.estimators_)
+    assert not fitted.constant_bits_.any()
+    assert fitted.dual_coef_.shape == (32, len(fitted.support_vectors_))
+    assert [h["bits"] for h in fitted.history_] == [(k, k + 4) for k in range(0, 32, 4)]
+    assert fitted.history_[0]["max_weight"] == 1.0
+    assert all(h["max_weight"] > 1.0 for h in fitted.history_[1:])
+    # Each sample drew 100 partners; a pair drawn from both ends counts once.
+    assert 100 * 500 / 2 <= fitted.n_pairs_ <= 100 * 500
+    assert list(fitted.get_feature_names_out()[:2]) == ["schhasher0", "schhasher1"]
+
+
+def test_decision_function_equals_the_per_bit_svms(fitted, digits):
+    """The stacked kernel gives each SVC's own decision function; transform is its sign."""
+    F = fitted.decision_function(digits.X_query)
+    G = np.column_stack([e.decision_function(digits.X_query) for e in fitted.estimators_])
+    np.testing.assert_allclose(F, G, atol=1e-9)
+    np.testing.assert_array_equal(fitted.transform(digits.X_query), np.where(F >= 0, 1, -1))
+
+
+def test_block_objective_never_increases_over_passes(fitted):
+    """Each pass over a block keeps a new bit only if it helps: the objective falls."""
+    for record in fitted.history_:
+        objective = record["objective"]
+        assert len(objective) == record["n_sweeps"] >= 1
+        assert np.all(np.diff(objective) <= 1e-12)
+
+
+@pytest.mark.parametrize("p, expected", [(0.6, (-0.7, -0.45)), (1.0, (-1.0, -0.95))])
+def test_soft_constraint_sets_how_far_dissimilar_codes_are(p, expected, digits):
+    """Two classes: dissimilar pairs reach affinity about −p, not always −1; similar +1."""
+    X, y = _two_digits(digits)
+    model = SCHHasher(n_bits=16, p=p, random_state=0).fit(X, y)
+    B = model.codes_.astype(float)
+    affinity = B @ B.T / 16
+    dissimilar = y[:, None] != y[None, :]
+    low, high = expected
+    assert low <= affinity[dissimilar].mean() <= high
+    assert affinity[~dissimilar].mean() > 0.95
+
+
+def test_unweighted_variant_learns_one_block_with_unit_weights(digits):
+    """weighting='none' (SCH_uw) learns all bits as a single block, every weight 1."""
+    model = SCHHasher(n_bits=12, weighting="none", n_pairs_per_sample=50, random_state=0)
+    model.fit(digits.X_db[:300], digits.y_db[:300])
+    assert len(model.history_) == 1
+    assert model.history_[0]["bits"] == (0, 12) and model.history_[0]["max_weight"] == 1.0
+
+
+def test_blocks_longer_than_the_code_give_one_block(digits):
+    """bits_per_block >= n_bits is a single block: the same fit as weighting='none'."""
+    X, y = digits.X_db[:200], digits.y_db[:200]
+    params = dict(n_bits=6, n_pairs_per_sample=40, random_state=0)
+    a = SCHHasher(bits_per_block=10, **params).fit(X, y)
+    b = SCHHasher(weighting="none", **params).fit(X, y)
+    np.testing.assert_array_equal(a.codes_, b.codes_)
+
+
+def test_labels_and_the_same_pairs_given_directly_give_identical_codes(digits):
+    """All pairs from labels, or the same (i, j, s) rows as pairs=, teach the same codes."""
+    X, y = digits.X_db[:150], digits.y_db[:150]
+    i, j = np.nonzero(~np.eye(150, dtype=bool))
+    pairs = np.column_stack([i, j, y[i] == y[j]])
+    params = dict(n_bits=8, n_pairs_per_sample=None, random_state=0)
+    from_labels = SCHHasher(**params).fit(X, y)
+    from_pairs = SCHHasher(**params).fit(X, pairs=pairs)
+    np.testing.assert_array_equal(from_labels.codes_, from_pairs.codes_)
+    np.testing.assert_array_equal(from_labels.transform(X), from_pairs.transform(X))
+
+
+def test_twenty_pairs_per_sample_beat_itq(digits):
+    """Twenty random pairs per sample given as rows (no labels) beat ITQ clearly."""
+    n = 600
+    y = digits.y_db[:n]
+    rng = np.random.default_rng(0)
+    i = np.repeat(np.arange(n), 20)
+    j = rng.integers(0, n, size=20 * n)
+    model = SCHHasher(n_bits=16, random_state=0)
+    model.fit(digits.X_db[:n], pairs=np.column_stack([i, j, y[i] == y[j]]))
+    itq = ITQHasher(n_bits=16, random_state=0).fit(digits.X_db)
+    assert _query_map(model, digits) > _query_map(itq, digits) + 0.2
+
+
+def test_samples_in_no_pair_get_the_hash_functions_code(digits):
+    """With pairs covering part of X, the other samples' codes_ are their transform."""
+    X, y = digits.X_db[:200], digits.y_db[:200]
+    i, j = np.nonzero(~np.eye(150, dtype=bool))
+    model = SCHHasher(n_bits=8, random_state=0)
+    model.fit(X, pairs=np.column_stack([i, j, y[i] == y[j]]))
+    np.testing.assert_array_equal(model.codes_[150:], model.transform(X[150:]))
+    # Support vectors come from the paired samples only.
+    paired = X[:150]
+    assert all(np.any(np.all(paired == sv, axis=1)) for sv in model.support_vectors_)
+
+
+def test_one_hot_indicator_is_the_same_as_class_labels(digits):
+    """A 0/1 indicator with one label per sample is treated exactly like class labels."""
+    X, y = digits.X_db[:150], digits.y_db[:150]
+    params = dict(n_bits=8, n_pairs_per_sample=30, random_state=0)
+    a = SCHHasher(**params).fit(X, y)
+    b = SCHHasher(**params).fit(X, np.eye(10, dtype=int)[y])
+    np.testing.assert_array_equal(a.codes_, b.codes_)
+
+
+@pytest.mark.parametrize("kind", ["binary", "jaccard", "cosine"])
+def test_multilabel_similarity_equals_the_same_pairs_given_explicitly(kind):
+    """Multi-label y with a similarity kind teaches what its full list of pairs does."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 6))
+    Y = (rng.random((80, 4)) < 0.35).astype(int)
+    Y[Y.sum(axis=1) == 0, 0] = 1
+    Yi, _, _ = check_labels(Y)
+    S = label_similarity(Yi, Yi, kind)
+    i, j = np.nonzero(~np.eye(80, dtype=bool))
+    params = dict(n_bits=6, similarity=kind, n_pairs_per_sample=None, random_state=0)
+    from_labels = SCHHasher(**params).fit(X, Y)
+    from_pairs = SCHHasher(**params).fit(X, pairs=np.column_stack([i, j, S[i, j]]))
+    np.testing.assert_array_equal(from_labels.codes_, from_pairs.codes_)
+
+
+def test_same_random_state_gives_identical_codes(digits):
+    """Two fits with the same random_state (pair draw, eigensolver starts) agree exactly."""
+    X, y = digits.X_db[:300], digits.y_db[:300]
+    a = SCHHasher(n_bits=8, n_pairs_per_sample=50, random_state=3).fit(X, y)
+    b = SCHHasher(n_bits=8, n_pairs_per_sample=50, random_state=3).fit(X, y)
+    np.testing.assert_array_equal(a.codes_, b.codes_)
+    np.testing.assert_array_equal(a.transform(digits.X_query), b.transform(digits.X_query))
+
+
+def test_parallel_svms_give_the_same_model(digits):
+    """n_jobs=2 fits the per-bit SVMs in threads and gives the same hash functions."""
+    X, y = digits.X_db[:300], digits.y_db[:300]
+    a = SCHHasher(n_bits=8, n_pairs_per_sample=50, random_state=0).fit(X, y)
+    b = SCHHasher(n_bits=8, n_pairs_per_sample=50, random_state=0, n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(a.dual_coef_, b.dual_coef_)
+    np.testing.assert_array_equal(a.transform(digits.X_query), b.transform(digits.X_query))
+
+
+def test_constant_bit_becomes_a_constant_hash_function(monkeypatch, digits):
+    """A learned bit equal for every sample has no SVM; that bit hashes to the constant."""
+    real = SCHHasher._learn_codes
+
+    def with_constant_bit(self, *args):
+        codes, history = real(self, *args)
+        codes[:, 2] = -1.0
+        return codes, history
+
+    monkeypatch.setattr(SCHHasher, "_learn_codes", with_constant_bit)
+    model = SCHHasher(n_bits=6, n_pairs_per_sample=40, random_state=0)
+    model.fit(digits.X_db[:200], digits.y_db[:200])
+    assert isinstance(model.estimators_[2], DummyClassifier)
+    assert model.constant_bits_.tolist() == [False, False, True, False, False, False]
+    codes = model.transform(digits.X_query)
+    assert np.all(codes[:, 2] == -1)
+    assert all(len(np.unique(codes[:, k])) == 2 for k in (0, 1, 3, 4, 5))
+
+
+def test_verbose_reports_each_block(capsys, digits):
+    """verbose=1 prints one line per block with its passes and objective."""
+    model = SCHHasher(n_bits=8, n_pairs_per_sample=30, verbose=1, random_state=0)
+    model.fit(digits.X_db[:150], digits.y_db[:150])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == len(model.history_) == 2
+    assert all("objective" in line and "passes" in line for line in out)
+
+
+def test_tiny_problems_use_the_dense_eigensolver():
+    """A handful of samples (below ARPACK's reach) still fits and separates two classes."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(-3, 1, size=(5, 2)), rng.normal(3, 1, size=(5, 2))])
+    y = np.repeat([0, 1], 5)
+    model = SCHHasher(n_bits=4, random_state=0).fit(X, y)
+    codes = model.transform(X)
+    assert np.all(codes[:5] == codes[0]) and np.all(codes[5:] == codes[5])
+    assert np.any(codes[0] != codes[5])
+
+
+@pytest.mark.parametrize(
+    "fit_args, match",
+    [
+        (dict(X=np.full((30, 3), np.nan)), "NaN"),
+        (dict(X=np.ones((1, 3))), "1 sample"),
+        (dict(y=np.arange(29) % 2), "29 rows but X has 30 samples"),
+        (dict(y=np.zeros(30)), "single class"),
+        (dict(y=np.arange(30)), "no two samples share a label"),
+        (dict(y=None), "requires y to be passed"),
+        (dict(y=None, pairs=np.array([[0, 45, 1.0], [0, 1, 0.0]])), "out of range"),
+        (dict(y=None, pairs=np.array([[0, 1, 1.5]])), r"\[0, 1\]"),
+        (dict(y=None, pairs=np.array([[0, 1, 1.0], [1, 2, 1.0]])), "no dissimilar pair"),
+        (dict(y=None, pairs=np.array([[0, 1, 0.0], [1, 2, 0.0]])), "no similar pair"),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_leaves_the_model_unchanged(fit_args, match):
+    """Bad X, labels or pairs raise a clear ValueError; a fitted model is untouched."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 3)), np.arange(30) % 3
+    model = SCHHasher(n_bits=4, random_state=0).fit(X, y)
+    before = (model.codes_.copy(), model.dual_coef_.copy(), model.history_)
+    fit_args = dict(fit_args)
+    Xbad = fit_args.pop("X", X)
+    fit_args.setdefault("y", y)
+    with pytest.raises(ValueError, match=match):
+        model.fit(Xbad, **fit_args)
+    np.testing.assert_array_equal(model.codes_, before[0])
+    np.testing.assert_array_equal(model.dual_coef_, before[1])
+    assert model.history_ is before[2] and model.n_features_in_ == 3
+
+
+def test_sampled_pairs_without_a_similar_pair_are_a_clear_error():
+    """If the drawn partners contain no similar pair, the error says to draw more."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), np.arange(40) // 2
+    # 40 samples in pairs of two: with one partner each, some seed draws no similar pair.
+    for seed in range(50):
+        model = SCHHasher(n_bits=2, n_pairs_per_sample=1, random_state=seed)
+        try:
+            model.fit(X, y)
+        except ValueError as exc:
+            assert "no similar pair" in str(exc) and "n_pairs_per_sample" in str(exc)
+            break
+    else:
+        pytest.fail("no seed drew a pair set without a similar pair")
+
+
+def test_all_pairs_of_a_large_training_set_are_refused():
+    """n_pairs_per_sample=None on a set with too many pairs asks for an integer."""
+    X = np.zeros((3200, 2))
+    y = np.arange(3200) % 2
+    with pytest.raises(ValueError, match="n_pairs_per_sample=None uses all 5118400 pairs"):
+        SCHHasher(n_pairs_per_sample=None).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(p=0.0),
+        dict(p=1.5),
+        dict(bits_per_block=0),
+        dict(weighting="boosted"),
+        dict(n_pairs_per_sample=0),
+        dict(C=0.0),
+        dict(gamma="wide"),
+        dict(max_sweeps=0),
+    ],
+)
+def test_invalid_parameters_are_rejected(params):
+    """p outside (0, 1], empty blocks, unknown options or a zero C fail validation."""
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+    with pytest.raises(InvalidParameterError):
+        SCHHasher(**params).fit(X, y)
+
+
+def test_svm_failure_mid_fit_rolls_back(monkeypatch, digits):
+    """If a bit's SVM fails part-way through a refit, the previous model is kept intact."""
+    X, y = digits.X_db[:200], digits.y_db[:200]
+    model = SCHHasher(n_bits=6, n_pairs_per_sample=40, random_state=0).fit(X, y)
+    before = (model.codes_.copy(), model.dual_coef_.copy(), list(model.estimators_))
+    calls = {"n": 0}
+    real = sch_module._fit_bit_function
+
+    def failing(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("libsvm failure")
+        return real(*args)
+
+    monkeypatch.setattr(sch_module, "_fit_bit_function", failing)
+    with pytest.raises(RuntimeError, match="libsvm failure"):
+        model.set_params(random_state=1).fit(X, y)
+    np.testing.assert_array_equal(model.codes_, before[0])
+    np.testing.assert_array_equal(model.dual_coef_, before[1])
+    assert model.estimators_ == before[2] and model.random_state == 1
