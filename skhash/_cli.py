@@ -62,6 +62,11 @@ def available_hashers():
     return {m: found[m] for m in order}
 
 
+def is_supervised(cls):
+    """Whether ``cls`` needs labels in ``fit``: its scikit-learn tag ``target_tags.required``."""
+    return bool(cls().__sklearn_tags__().target_tags.required)
+
+
 def make_hasher(cls, n_bits, *, random_state=0, device="auto", epochs=None, n_jobs=None, verbose=0):
     """An instance of ``cls`` with the defaults, and the command's options where they apply.
 
@@ -261,7 +266,7 @@ def run_compare(
                 n_jobs=n_jobs,
                 verbose=verbose,
             )
-            row = {"method": method, "bits": n_bits, "supervised": bool(cls._supervised)}
+            row = {"method": method, "bits": n_bits, "supervised": is_supervised(cls)}
             try:
                 with threadpool_limits(limits=threads):
                     row.update(evaluate_hasher(hasher, data, curve=curves, n_jobs=n_jobs))
@@ -585,7 +590,7 @@ def _compare(args):
     hashers = available_hashers()
     if args.list:
         for name, cls in hashers.items():
-            kind = "supervised" if cls._supervised else "unsupervised"
+            kind = "supervised" if is_supervised(cls) else "unsupervised"
             print(f"{name:10s} {cls.__name__:16s} {kind}")
         return 0
     if not hashers:

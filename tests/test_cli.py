@@ -170,11 +170,13 @@ def test_python_m_skhash_has_no_traceback_for_user_errors():
 
 
 def test_list_shows_every_method(capsys):
-    """compare --list names each method with its class and whether it needs labels."""
+    """compare --list names each method, its class and whether it needs labels (HashNet does)."""
     assert _cli.main(["compare", "--list"]) == 0
     out = capsys.readouterr().out
     for name, cls in _cli.available_hashers().items():
-        assert any(line.split()[:2] == [name, cls.__name__] for line in out.splitlines())
+        kind = "supervised" if cls().__sklearn_tags__().target_tags.required else "unsupervised"
+        assert [name, cls.__name__, kind] in [line.split() for line in out.splitlines()]
+    assert "hashnet HashNetHasher supervised" in " ".join(out.split())
 
 
 def test_search_bench_agrees_with_sklearn_and_faiss(capsys):
