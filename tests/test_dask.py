@@ -369,3 +369,40 @@ def test_grid_search_on_dask_backend_equals_default_shallow(client, digits):
     remote = _grid_search(ITQHasher(random_state=0), grid, digits, client)
     _assert_same_search(local, remote, digits.X_query)
     assert len(set(local.cv_results_["mean_test_score"])) == 4
+
+
+def _small_hashnet(**params):
+    """A HashNet small enough for CV on the digits in a second, on one torch thread."""
+    from skhash import HashNetHasher
+
+    defaults = {"n_bits": 8, "hidden_layer_sizes": (32,), "max_epochs": 3, "n_jobs": 1}
+    return HashNetHasher(random_state=0, device="cpu", **{**defaults, **params})
+
+
+def test_grid_search_on_dask_backend_equals_default_torch(client, digits):
+    """GridSearchCV over HashNetHasher under the dask backend: same scores and best model."""
+    grid = {"n_bits": [8, 16]}
+    local = _grid_search(_small_hashnet(), grid, digits)
+    remote = _grid_search(_small_hashnet(), grid, digits, client)
+    _assert_same_search(local, remote, digits.X_query)
+
+
+def test_fitted_torch_models_move_between_processes(client, digits):
+    """Torch hashers fitted on the workers come back to the client, and one fitted here
+    encodes a dask array on the workers, with the codes of the same model in memory."""
+    import distributed
+    from sklearn.model_selection import cross_validate
+
+    kwargs = {"cv": 2, "return_estimator": True}
+    local = cross_validate(_small_hashnet(), digits.X_db, digits.y_db, **kwargs)
+    with joblib.parallel_config(backend="dask"):
+        remote = cross_validate(_small_hashnet(), digits.X_db, digits.y_db, **kwargs)
+    for a, b in zip(local["estimator"], remote["estimator"], strict=True):
+        np.testing.assert_array_equal(a.transform(digits.X_query), b.transform(digits.X_query))
+    hasher = local["estimator"][0]
+    X = da.from_array(digits.X_db, chunks=(400, 64))
+    packed = encode(hasher, X).persist()
+    distributed.wait(packed)
+    held = {key for keys in client.has_what().values() for key in keys}
+    assert {block.key for block in packed.to_delayed().ravel()} <= held
+    np.testing.assert_array_equal(packed.compute(), hasher.encode(digits.X_db))
