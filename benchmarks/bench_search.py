@@ -50,7 +50,7 @@ def bench(n_bits, n_db, n_queries, k, n_jobs, sklearn_db, rng):
     print(f"\n{n_bits}-bit codes, {n_db:,d} database codes, {n_queries} queries, k={k}, "
           f"{n_jobs} threads")  # fmt: skip
 
-    index = HammingNeighbors(n_neighbors=k, packed=True, n_jobs=n_jobs).fit(db)
+    index = HammingNeighbors(n_neighbors=k, packed=True, n_jobs=n_jobs, algorithm="brute").fit(db)
     ours_s = best_time(lambda: index.kneighbors(queries))
     ours_d = index.kneighbors(queries)[0]
     print(row("skhash HammingNeighbors", n_db, n_queries, ours_s))
@@ -77,7 +77,8 @@ def bench(n_bits, n_db, n_queries, k, n_jobs, sklearn_db, rng):
     sub = db[:sklearn_db]
     bits_db = np.unpackbits(sub, axis=1).astype(np.float64)
     bits_q = np.unpackbits(queries, axis=1).astype(np.float64)
-    small = HammingNeighbors(n_neighbors=k, packed=True, n_jobs=n_jobs).fit(sub)
+    small = HammingNeighbors(n_neighbors=k, packed=True, n_jobs=n_jobs, algorithm="brute")
+    small.fit(sub)
     small_s = best_time(lambda: small.kneighbors(queries))
     nn = NearestNeighbors(n_neighbors=k, metric="hamming", algorithm="brute", n_jobs=n_jobs)
     nn.fit(bits_db)

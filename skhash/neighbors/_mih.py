@@ -8,10 +8,13 @@ candidates on the full code finds all codes within any distance, in order of a
 guaranteed bound: after radius r in tables 0..j (and radius r - 1 in the others),
 every code at full distance <= m * r + j has been seen.
 
-Tables are direct-addressed: for a substring of s bits, ``offsets`` has 2^s + 1
-entries and ``ids[offsets[v]:offsets[v + 1]]`` lists, in increasing database index,
-the rows whose substring equals v. Keys are probed by enumerating the bit masks of
-popcount r over s bits (Gosper's hack).
+Tables are direct-addressed: for a substring of s bits, a table has 2^s + 1 offsets
+and bucket v lists, in increasing database index, the rows whose substring equals v
+(``ids``). Each table also keeps a copy of the codes in bucket order, so that a bucket
+is verified as one contiguous run with the exhaustive kernel's vectorised distance
+loops rather than by random reads into the database: this costs m x 8 bytes per 64
+bits per code and is what makes verification cheap. Keys at substring radius r are
+enumerated as the bit masks of popcount r over s bits (Gosper's hack).
 
 A candidate can be listed by several tables; it is counted once, by the first
 (table, radius) that reaches it: found in table i at radius r, it is new exactly
@@ -25,7 +28,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._kernels import _JIT, _popcount, _Threads
+from ._kernels import _CHUNK, _JIT, _chunk_min, _popcount, _row_dists, _Threads
 
 __all__ = ["MIHIndex", "default_n_substrings"]
 
@@ -47,35 +50,16 @@ def _substring_bounds(n_bits, m):
 
 
 @njit(**_JIT)
-def _sub_dist(x, y, masks, i):
-    d = 0
-    for w in range(x.shape[0]):
-        d += _popcount((x[w] ^ y[w]) & masks[i, w])
-    return d
-
-
-@njit(**_JIT)
-def _full_dist(Q, q, DT, c):
-    d = 0
-    for w in range(Q.shape[1]):
-        d += _popcount(Q[q, w] ^ DT[w, c])
-    return d
-
-
-@njit(**_JIT)
-def _is_new(Q, q, DT, c, masks, i, r, cand):
-    """Whether candidate c, reached in table i at radius r, was not reached before."""
-    m = masks.shape[0]
-    for w in range(Q.shape[1]):
-        cand[w] = DT[w, c]
-    qrow = Q[q]
-    for j in range(m):
+def _is_new(Q, q, codes, p, masks, i, r):
+    """Whether the row at position p of table i, reached at radius r, is reached for the
+    first time: no table j < i within substring distance r, none j > i below r."""
+    for j in range(masks.shape[0]):
         if j == i:
             continue
-        sd = _sub_dist(qrow, cand, masks, j)
-        if j < i and sd <= r:
-            return False
-        if j > i and sd < r:
+        sd = 0
+        for w in range(Q.shape[1]):
+            sd += _popcount((Q[q, w] ^ codes[w, p]) & masks[j, w])
+        if sd < r or (j < i and sd == r):
             return False
     return True
 
@@ -89,7 +73,13 @@ def _next_mask(x):
 
 
 @njit(**_JIT)
-def _mih_knn_one(Q, q, DT, qkeys, offsets, ids, sub_bits, masks, k, n_bits, skip, out_d, out_i):
+def _first_mask(r):
+    return np.int64(0) if r == 0 else (np.int64(1) << r) - 1
+
+
+@njit(**_JIT)
+def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits, skip,
+                 out_d, out_i):  # fmt: skip
     m = sub_bits.shape[0]
     cap = 4 * k + 64
     buf_d = np.empty(cap, dtype=np.int32)
@@ -97,7 +87,7 @@ def _mih_knn_one(Q, q, DT, qkeys, offsets, ids, sub_bits, masks, k, n_bits, skip
     size = 0
     hist = np.zeros(n_bits + 2, dtype=np.int64)
     tau = n_bits + 1
-    cand = np.empty(Q.shape[1], dtype=np.uint64)
+    dists = np.empty(_CHUNK, dtype=np.int32)
     max_s = 0
     for i in range(m):
         max_s = max(max_s, sub_bits[i])
@@ -108,58 +98,64 @@ def _mih_knn_one(Q, q, DT, qkeys, offsets, ids, sub_bits, masks, k, n_bits, skip
             if r > s:
                 continue
             key = qkeys[q, i]
-            table = offsets[i]
-            if r == 0:
-                mask = np.int64(0)
-            else:
-                mask = (np.int64(1) << r) - 1
+            base = starts[i]
+            codes = tcodes[i]
+            mask = _first_mask(r)
             limit = np.int64(1) << s
             while mask < limit:
                 v = key ^ mask
-                for p in range(table[v], table[v + 1]):
-                    c = ids[i, p]
-                    if c == skip:
+                a = offsets[base + v]
+                b = offsets[base + v + 1]
+                # The bucket's codes are contiguous: screen them 64 at a time on their
+                # vectorised minimum distance, as the exhaustive kernel does.
+                for c0 in range(a, b, _CHUNK):
+                    c1 = min(c0 + _CHUNK, b)
+                    if _chunk_min(Q, q, codes, c0, c1) > tau:
                         continue
-                    d = _full_dist(Q, q, DT, c)
-                    if d > tau:
-                        continue
-                    if not _is_new(Q, q, DT, c, masks, i, r, cand):
-                        continue
-                    if size == cap:
-                        # Drop candidates beyond tau; grow if ties at tau fill the buffer.
-                        new = 0
-                        for t in range(size):
-                            if buf_d[t] <= tau:
-                                buf_d[new] = buf_d[t]
-                                buf_i[new] = buf_i[t]
-                                new += 1
-                            else:
-                                hist[buf_d[t]] -= 1
-                        size = new
-                        if size > cap // 2:
-                            cap *= 2
-                            nd = np.empty(cap, dtype=np.int32)
-                            ni = np.empty(cap, dtype=np.int64)
-                            nd[:size] = buf_d[:size]
-                            ni[:size] = buf_i[:size]
-                            buf_d = nd
-                            buf_i = ni
-                    buf_d[size] = d
-                    buf_i[size] = c
-                    size += 1
-                    hist[d] += 1
-                    if size >= k:
-                        cum = 0
-                        for t in range(n_bits + 1):
-                            cum += hist[t]
-                            if cum >= k:
-                                tau = t
-                                break
+                    _row_dists(Q, q, codes, c0, c1, dists)
+                    for t in range(c1 - c0):
+                        d = dists[t]
+                        if d > tau:
+                            continue
+                        p = c0 + t
+                        c = ids[i, p]
+                        if c == skip or not _is_new(Q, q, codes, p, masks, i, r):
+                            continue
+                        if size == cap:
+                            # Drop candidates beyond tau; grow if ties fill the buffer.
+                            new = 0
+                            for u in range(size):
+                                if buf_d[u] <= tau:
+                                    buf_d[new] = buf_d[u]
+                                    buf_i[new] = buf_i[u]
+                                    new += 1
+                                else:
+                                    hist[buf_d[u]] -= 1
+                            size = new
+                            if size > cap // 2:
+                                cap *= 2
+                                nd = np.empty(cap, dtype=np.int32)
+                                ni = np.empty(cap, dtype=np.int64)
+                                nd[:size] = buf_d[:size]
+                                ni[:size] = buf_i[:size]
+                                buf_d = nd
+                                buf_i = ni
+                        buf_d[size] = d
+                        buf_i[size] = c
+                        size += 1
+                        hist[d] += 1
+                        if size >= k:
+                            cum = 0
+                            for u in range(n_bits + 1):
+                                cum += hist[u]
+                                if cum >= k:
+                                    tau = u
+                                    break
                 if r == 0:
                     break
                 mask = _next_mask(mask)
             # Every code at distance <= m * r + i has been seen; a table probed to its
-            # full length (r == s) has seen every code.
+            # full length (r == s) has listed every code.
             if tau <= m * r + i or r == s:
                 done = True
                 break
@@ -167,60 +163,67 @@ def _mih_knn_one(Q, q, DT, qkeys, offsets, ids, sub_bits, masks, k, n_bits, skip
             break
     # Sort the candidates at distance <= tau by (distance, index); keep k.
     sel = 0
-    for t in range(size):
-        if buf_d[t] <= tau:
-            buf_d[sel] = buf_d[t]
-            buf_i[sel] = buf_i[t]
+    for u in range(size):
+        if buf_d[u] <= tau:
+            buf_d[sel] = buf_d[u]
+            buf_i[sel] = buf_i[u]
             sel += 1
+    n_db = ids.shape[1]
     keys = np.empty(sel, dtype=np.int64)
-    n_db = DT.shape[1]
-    for t in range(sel):
-        keys[t] = np.int64(buf_d[t]) * n_db + buf_i[t]
+    for u in range(sel):
+        keys[u] = np.int64(buf_d[u]) * n_db + buf_i[u]
     order = np.argsort(keys)
-    for t in range(k):
-        out_d[q, t] = buf_d[order[t]]
-        out_i[q, t] = buf_i[order[t]]
+    for u in range(k):
+        out_d[q, u] = buf_d[order[u]]
+        out_i[q, u] = buf_i[order[u]]
 
 
 @njit(parallel=True, **_JIT)
-def _mih_knn_kernel(Q, DT, qkeys, offsets, ids, sub_bits, masks, k, n_bits, self_offset,
-                    out_d, out_i):  # fmt: skip
+def _mih_knn_kernel(Q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits,
+                    self_offset, out_d, out_i):  # fmt: skip
     for q in prange(Q.shape[0]):
         skip = q + self_offset if self_offset >= 0 else -1
-        _mih_knn_one(Q, q, DT, qkeys, offsets, ids, sub_bits, masks, k, n_bits, skip,
-                     out_d, out_i)  # fmt: skip
+        _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits,
+                     skip, out_d, out_i)  # fmt: skip
 
 
 @njit(**_JIT)
-def _mih_radius_one(Q, q, DT, qkeys, offsets, ids, sub_bits, masks, radius, skip, out_d,
-                    out_i, start, fill):  # fmt: skip
+def _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, radius, skip,
+                    out_d, out_i, start, fill):  # fmt: skip
     """Count (fill=False) or write from ``start`` the codes within ``radius``."""
     m = sub_bits.shape[0]
-    r_max = radius // m
-    cand = np.empty(Q.shape[1], dtype=np.uint64)
+    dists = np.empty(_CHUNK, dtype=np.int32)
     p_out = start
-    for r in range(r_max + 1):
+    for r in range(radius // m + 1):
         for i in range(m):
             s = sub_bits[i]
             if r > s:
                 continue
             key = qkeys[q, i]
-            table = offsets[i]
-            mask = np.int64(0) if r == 0 else (np.int64(1) << r) - 1
+            base = starts[i]
+            codes = tcodes[i]
+            mask = _first_mask(r)
             limit = np.int64(1) << s
             while mask < limit:
                 v = key ^ mask
-                for p in range(table[v], table[v + 1]):
-                    c = ids[i, p]
-                    if c == skip:
+                a = offsets[base + v]
+                b = offsets[base + v + 1]
+                for c0 in range(a, b, _CHUNK):
+                    c1 = min(c0 + _CHUNK, b)
+                    if _chunk_min(Q, q, codes, c0, c1) > radius:
                         continue
-                    d = _full_dist(Q, q, DT, c)
-                    if d > radius or not _is_new(Q, q, DT, c, masks, i, r, cand):
-                        continue
-                    if fill:
-                        out_d[p_out] = d
-                        out_i[p_out] = c
-                    p_out += 1
+                    _row_dists(Q, q, codes, c0, c1, dists)
+                    for t in range(c1 - c0):
+                        d = dists[t]
+                        if d > radius:
+                            continue
+                        c = ids[i, c0 + t]
+                        if c == skip or not _is_new(Q, q, codes, c0 + t, masks, i, r):
+                            continue
+                        if fill:
+                            out_d[p_out] = d
+                            out_i[p_out] = c
+                        p_out += 1
                 if r == 0:
                     break
                 mask = _next_mask(mask)
@@ -228,21 +231,22 @@ def _mih_radius_one(Q, q, DT, qkeys, offsets, ids, sub_bits, masks, radius, skip
 
 
 @njit(parallel=True, **_JIT)
-def _mih_radius_kernel(Q, DT, qkeys, offsets, ids, sub_bits, masks, radius, self_offset,
-                       indptr, out_d, out_i, fill, sort_by_distance, n_bits):  # fmt: skip
+def _mih_radius_kernel(Q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, radius,
+                       self_offset, indptr, out_d, out_i, fill, sort_by_distance):  # fmt: skip
+    n_db = ids.shape[1]
     for q in prange(Q.shape[0]):
         skip = q + self_offset if self_offset >= 0 else -1
         start = indptr[q] if fill else 0
-        n = _mih_radius_one(Q, q, DT, qkeys, offsets, ids, sub_bits, masks, radius, skip,
-                            out_d, out_i, start, fill)  # fmt: skip
+        n = _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, radius,
+                            skip, out_d, out_i, start, fill)  # fmt: skip
         if not fill:
             indptr[q + 1] = n
             continue
-        # Candidates arrive in probe order: sort by index, or by (distance, index).
+        # Rows arrive in probe order: sort by index, or by (distance, index).
         seg_d = out_d[start : start + n].copy()
         seg_i = out_i[start : start + n].copy()
         if sort_by_distance:
-            keys = seg_d.astype(np.int64) * DT.shape[1] + seg_i
+            keys = seg_d.astype(np.int64) * n_db + seg_i
         else:
             keys = seg_i.copy()
         order = np.argsort(keys)
@@ -287,20 +291,29 @@ class MIHIndex:
         self.masks = np.ascontiguousarray(np.packbits(mask_bits, axis=1).view(np.uint64))
         keys = self.keys(words)
         index_dtype = np.int64 if n >= 2**31 else np.int32
-        table_len = int(2 ** self.sub_bits.max()) + 1
-        self.offsets = np.zeros((m, table_len), dtype=index_dtype)
+        # Direct-addressed offsets of all tables in one array: table i's bucket v is
+        # offsets[starts[i] + v] : offsets[starts[i] + v + 1].
+        sizes = (1 << self.sub_bits) + 1
+        self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.offsets = np.empty(int(sizes.sum()), dtype=index_dtype)
         self.ids = np.empty((m, n), dtype=index_dtype)
+        # Each table keeps its own copy of the codes in bucket order (word-major), so a
+        # bucket is scanned as a contiguous run instead of n random reads.
+        self.codes = np.empty((m, n_words, n), dtype=np.uint64)
         for i in range(m):
-            counts = np.bincount(keys[:, i], minlength=2 ** int(self.sub_bits[i]))
-            self.offsets[i, 1 : len(counts) + 1] = np.cumsum(counts)
-            self.offsets[i, len(counts) + 1 :] = n
+            counts = np.bincount(keys[:, i], minlength=1 << int(self.sub_bits[i]))
+            table = self.offsets[self.starts[i] : self.starts[i] + sizes[i]]
+            table[0] = 0
+            np.cumsum(counts, out=table[1:])
             # Stable: within a bucket, rows in increasing database index.
-            self.ids[i] = np.argsort(keys[:, i], kind="stable")
+            order = np.argsort(keys[:, i], kind="stable")
+            self.ids[i] = order
+            self.codes[i] = words[order].T
 
     @property
     def nbytes(self):
         """Memory of the tables (offsets and ids), in bytes."""
-        return int(self.offsets.nbytes + self.ids.nbytes + self.masks.nbytes)
+        return int(self.offsets.nbytes + self.ids.nbytes + self.codes.nbytes + self.masks.nbytes)
 
     def keys(self, words, chunk=1 << 16):
         """Substring values of codes given as word rows: (n, m) int64, bit j -> 2^j."""
@@ -315,8 +328,8 @@ class MIHIndex:
                 out[a : a + chunk, i] = sub @ (np.int64(1) << np.arange(sub.shape[1]))
         return out
 
-    def kneighbors(self, Q_words, DT, k, *, self_offset=-1, n_jobs=None):
-        """k-NN of query words against database words DT, same contract as brute."""
+    def kneighbors(self, Q_words, k, *, self_offset=-1, n_jobs=None):
+        """k-NN of query word rows, same contract as the exhaustive kernel."""
         n_q = Q_words.shape[0]
         dist = np.empty((n_q, k), dtype=np.int32)
         ind = np.empty((n_q, k), dtype=np.int64)
@@ -324,11 +337,12 @@ class MIHIndex:
             return dist, ind
         qkeys = self.keys(Q_words)
         with _Threads(n_jobs):
-            _mih_knn_kernel(Q_words, DT, qkeys, self.offsets, self.ids, self.sub_bits,
-                            self.masks, k, self.n_bits, self_offset, dist, ind)  # fmt: skip
+            _mih_knn_kernel(Q_words, qkeys, self.offsets, self.starts, self.ids, self.codes,
+                            self.sub_bits, self.masks, k, self.n_bits, self_offset, dist,
+                            ind)  # fmt: skip
         return dist, ind
 
-    def radius_neighbors(self, Q_words, DT, radius, *, self_offset=-1,
+    def radius_neighbors(self, Q_words, radius, *, self_offset=-1,
                          sort_results=False, n_jobs=None):  # fmt: skip
         """Radius search, same CSR contract as the brute kernel."""
         n_q = Q_words.shape[0]
@@ -337,14 +351,14 @@ class MIHIndex:
         if n_q == 0 or radius < 0:
             return indptr, np.empty(0, np.int32), np.empty(0, np.int64)
         qkeys = self.keys(Q_words)
-        args = (Q_words, DT, qkeys, self.offsets, self.ids, self.sub_bits, self.masks, radius,
-                self_offset)  # fmt: skip
+        args = (Q_words, qkeys, self.offsets, self.starts, self.ids, self.codes, self.sub_bits,
+                self.masks, radius, self_offset)  # fmt: skip
         with _Threads(n_jobs):
             empty_d, empty_i = np.empty(0, np.int32), np.empty(0, np.int64)
-            _mih_radius_kernel(*args, indptr, empty_d, empty_i, False, False, self.n_bits)
+            _mih_radius_kernel(*args, indptr, empty_d, empty_i, False, False)
             np.cumsum(indptr, out=indptr)
             dist = np.empty(indptr[-1], dtype=np.int32)
             ind = np.empty(indptr[-1], dtype=np.int64)
             if indptr[-1]:
-                _mih_radius_kernel(*args, indptr, dist, ind, True, sort_results, self.n_bits)
+                _mih_radius_kernel(*args, indptr, dist, ind, True, sort_results)
         return indptr, dist, ind

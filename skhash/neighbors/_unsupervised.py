@@ -331,9 +331,7 @@ class HammingNeighbors(BaseEstimator):
         for start, Q in self._chunks(X, row_bytes):
             offset = start if query_is_train else -1
             if use_mih:
-                d, i = self._mih.kneighbors(
-                    Q, self._db_words, n_neighbors, self_offset=offset, n_jobs=self.n_jobs
-                )
+                d, i = self._mih.kneighbors(Q, n_neighbors, self_offset=offset, n_jobs=self.n_jobs)
             else:
                 d, i = kneighbors_words(
                     Q,
@@ -372,7 +370,6 @@ class HammingNeighbors(BaseEstimator):
             if use_mih:
                 offsets, d, i = self._mih.radius_neighbors(
                     Q,
-                    self._db_words,
                     r_bits,
                     self_offset=offset,
                     sort_results=sort_results,
