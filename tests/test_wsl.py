@@ -66,6 +66,17 @@ def test_supervised_beats_unsupervised_on_digits(digits):
     assert sup > unsup + 0.07
 
 
+def test_auto_settings_make_a_default_supervised_fit_beat_the_unsupervised_one(digits):
+    """mu/nu="auto" switch to the supervised settings, so fit(X, y) with defaults helps."""
+    unsup_model = WSLHasher(n_bits=16, random_state=0)
+    unsup = _retrieval_map(unsup_model, digits)
+    sup_model = WSLHasher(n_bits=16, random_state=0)
+    sup = _retrieval_map(sup_model, digits, supervise=True)
+    assert (unsup_model.mu_, unsup_model.nu_) == (0.2, 0.6)
+    assert (sup_model.mu_, sup_model.nu_) == (3.0, 0.2)
+    assert sup > unsup + 0.05
+
+
 def test_pairs_supervision_learns_from_a_few_pairs_per_sample(digits):
     """Five labelled pairs per sample, given as (i, j, s) rows, beat the unsupervised fit."""
     y = digits.y_db
@@ -91,7 +102,7 @@ def test_multilabel_similarity_equals_the_same_pairs_given_explicitly(kind):
     Yi, _, _ = check_labels(Y)
     S = label_similarity(Yi, Yi, kind)
     i, j = np.nonzero(~np.eye(60, dtype=bool))
-    params = dict(n_bits=3, similarity=kind, random_state=0, max_rounds=2)
+    params = dict(n_bits=3, similarity=kind, mu=0.2, nu=0.6, random_state=0, max_rounds=2)
     from_labels = WSLHasher(**params).fit(X, Y)
     from_pairs = WSLHasher(**params).fit(X, pairs=np.column_stack([i, j, S[i, j]]))
     # Same affinity, so the same consistency term from the start; the solver then
@@ -150,7 +161,12 @@ def test_lagrangian_never_increases_over_rounds(orthogonality, gradient, digits)
     assert np.all(np.diff(lag) <= 1e-12)
     assert lag[-1] < lag[0]
     assert set(model.history_[1]) == {
-        "loss", "consistency", "orthogonality", "lagrangian", "n_accepted", "n_evals"
+        "loss",
+        "consistency",
+        "orthogonality",
+        "lagrangian",
+        "n_accepted",
+        "n_evals",
     }
 
 
