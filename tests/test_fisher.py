@@ -1,13 +1,18 @@
 """FisherHasher: the loss terms, the B- and C-steps, and the estimator on real digits."""
 
 import itertools
+import pickle
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import InvalidParameterError
 
+from skhash import LSHHasher
+from skhash.datasets import load_retrieval_dataset
 from skhash.deep._fisher import (
+    FisherHasher,
     fisher_center_objective,
     fisher_codes,
     fisher_inter_loss,
@@ -19,6 +24,7 @@ from skhash.deep._fisher import (
     update_centers_discrete,
     update_centers_relaxed,
 )
+from skhash.metrics import mean_average_precision
 
 
 def _toy(n=40, K=6, M=3, seed=0):
@@ -186,3 +192,118 @@ def test_inter_term_separates_collapsed_centres(method):
         dist[nu] = _min_center_distance(C)
     assert dist[0.0] == _min_center_distance(C0)
     assert dist[4.0] >= K / 4 > dist[0.0]
+
+
+# ---------------------------------------------------------------- the estimator
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_retrieval_dataset("digits")
+
+
+def _fast(**params):
+    defaults = dict(n_bits=16, hidden_layer_sizes=(64,), max_epochs=8, random_state=0, device="cpu")
+    return {**defaults, **params}
+
+
+def _map(hasher, data):
+    return mean_average_precision(
+        hasher.transform(data.X_query), data.y_query, hasher.transform(data.X_db), data.y_db
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    return FisherHasher(**_fast()).fit(digits.X_db, digits.y_db)
+
+
+@pytest.mark.parametrize("center_update", ["relaxed", "discrete"])
+def test_learns_retrieval_on_digits_far_above_lsh(digits, fitted, center_update):
+    """16-bit codes retrieve same-class digits far better than LSH, with either C-step."""
+    if center_update == "relaxed":
+        hasher = fitted
+    else:
+        hasher = FisherHasher(**_fast(center_update=center_update))
+        hasher.fit(digits.X_db, digits.y_db)
+    lsh = _map(LSHHasher(n_bits=16, random_state=0).fit(digits.X_db), digits)
+    assert _map(hasher, digits) > lsh + 0.3
+
+
+def test_training_codes_gather_at_distinct_class_centres(digits, fitted):
+    """Most training codes lie within K/4 bits of their class centre; centres differ."""
+    B = fitted.transform(digits.X_db).astype(int)
+    C = fitted.centers_.astype(int)
+    assert C.shape == (10, 16) and fitted.centers_.dtype == np.int8
+    assert set(np.unique(C)) == {-1, 1}
+    own = (16 - np.sum(B * C[digits.y_db], axis=1)) / 2
+    assert np.mean(own <= 4) > 0.8
+    between = (16 - C @ C.T) / 2
+    assert between[~np.eye(10, dtype=bool)].min() >= 2
+
+
+def test_class_centres_beat_the_pair_loss_alone_at_12_bits(digits):
+    """The paper's ablation (Table 1): adding intra and inter terms improves on pairs only."""
+    X, y = digits.X_db, digits.y_db
+    pair_only = FisherHasher(**_fast(n_bits=12, mu=0.0, nu=0.0)).fit(X, y)
+    full = FisherHasher(**_fast(n_bits=12)).fit(X, y)
+    assert _map(full, digits) > _map(pair_only, digits) + 0.2
+
+
+@pytest.mark.parametrize(
+    "switch", [{"phi": 0.0}, {"mu": 0.0}, {"nu": 0.0}, {"quantization_weight": 0.0}]
+)
+def test_every_term_can_be_switched_off(digits, switch):
+    """Each term of Eq. 9 set to 0 still trains, to other codes than the full objective."""
+    X, y = digits.X_db[:300], digits.y_db[:300]
+    full = FisherHasher(**_fast(max_epochs=3)).fit(X, y)
+    ablated = FisherHasher(**_fast(max_epochs=3, **switch)).fit(X, y)
+    assert np.all(np.isfinite(ablated.loss_curve_))
+    assert not np.array_equal(ablated.transform(X), full.transform(X))
+
+
+def test_multilabel_indicator_gives_one_centre_per_label(digits):
+    """A label indicator matrix (digit + an 'odd' attribute) trains, one centre per column."""
+    X, y = digits.X_db[:400], digits.y_db[:400]
+    Y = np.column_stack([np.eye(10, dtype=int)[y], y % 2])
+    hasher = FisherHasher(**_fast()).fit(X, Y)
+    assert hasher.centers_.shape == (11, 16)
+    mAP = mean_average_precision(hasher.transform(X), Y)
+    lsh = mean_average_precision(LSHHasher(n_bits=16, random_state=0).fit(X).transform(X), Y)
+    assert mAP > lsh + 0.1
+
+
+def test_pairs_only_supervision_is_refused_with_the_reason(digits):
+    """Centres are per class: pairs= alone raises an error that says so."""
+    X, y = digits.X_db[:50], digits.y_db[:50]
+    i, j = np.triu_indices(50, 1)
+    pairs = np.column_stack([i, j, y[i] == y[j]])
+    with pytest.raises(ValueError, match="needs class labels y.*per class"):
+        FisherHasher(**_fast()).fit(X, pairs=pairs)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"margin": -0.5}, "'margin' parameter of FisherHasher must be a float in the range"),
+        ({"mu": -1.0}, "'mu' parameter"),
+        ({"center_update": "exact"}, "'center_update' parameter"),
+        ({"phi": 0.0, "quantization_weight": 0.0}, "no gradient"),
+    ],
+)
+def test_bad_hyper_parameters_are_clear_errors(digits, params, match):
+    """A negative margin or weight, an unknown C-step, or no U-step loss is refused by name."""
+    X, y = digits.X_db[:50], digits.y_db[:50]
+    with pytest.raises((InvalidParameterError, ValueError), match=match):
+        FisherHasher(**_fast(**params)).fit(X, y)
+
+
+def test_same_seed_same_codes_and_pickle_keeps_them(digits, fitted):
+    """A refit from the same seed and a pickled copy give the same codes and centres."""
+    X, y = digits.X_db, digits.y_db
+    again = FisherHasher(**_fast()).fit(X, y)
+    np.testing.assert_array_equal(again.transform(X), fitted.transform(X))
+    np.testing.assert_array_equal(again.centers_, fitted.centers_)
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.transform(X), fitted.transform(X))
+    np.testing.assert_array_equal(restored.centers_, fitted.centers_)
