@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from skhash import HashNetHasher, ITQHasher, LSHHasher, PCAHasher, WSLHasher
+from skhash import HashNetHasher, ITQHasher, LSHHasher, PCAHasher, SCHHasher, WSLHasher
 from skhash.datasets import load_retrieval_dataset
 from skhash.metrics import (
     mean_average_precision,
@@ -39,6 +39,7 @@ hashers = {
     "PCAH": PCAHasher(n_bits=n_bits, random_state=0),
     "ITQ": ITQHasher(n_bits=n_bits, random_state=0),
     "WSL": WSLHasher(n_bits=n_bits, random_state=0),
+    "SCH (supervised)": SCHHasher(n_bits=n_bits, random_state=0),
     "HashNet (supervised)": HashNetHasher(n_bits=n_bits, random_state=0),
 }
 
