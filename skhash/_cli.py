@@ -103,11 +103,11 @@ def _best_time(func, *, min_total=0.2, max_repeat=200):
     return best
 
 
-def evaluate_hasher(hasher, data, *, curve=False, n_jobs=None):
+def evaluate_hasher(hasher, data, *, use_labels=True, curve=False, n_jobs=None):
     """Fit ``hasher`` on the database and measure it with the queries.
 
-    The hasher is fitted on ``data.X_db`` (with ``data.y_db``; unsupervised hashers
-    ignore it), then both sets are encoded and the queries ranked against the database.
+    The hasher is fitted on ``data.X_db``, with ``data.y_db`` when ``use_labels``, then
+    both sets are encoded and the queries ranked against the database.
 
     Returns
     -------
@@ -127,7 +127,7 @@ def evaluate_hasher(hasher, data, *, curve=False, n_jobs=None):
     from skhash.neighbors import HammingNeighbors
 
     start = time.perf_counter()
-    hasher.fit(data.X_db, data.y_db)
+    hasher.fit(data.X_db, data.y_db if use_labels else None)
     fit_s = time.perf_counter() - start
 
     db_codes, query_codes = hasher.transform(data.X_db), hasher.transform(data.X_query)
@@ -192,6 +192,7 @@ def run_compare(
     n_jobs=1,
     random_state=0,
     curves=False,
+    labels="required",
     quiet=False,
     verbose=0,
 ):
@@ -212,6 +213,10 @@ def run_compare(
         at its own default.
     curves : bool, default=False
         Also return precision-recall curves (for ``--plot``).
+    labels : {"required", "all"}, default="required"
+        Which hashers are fitted with the database labels: only those that require them
+        (the supervised methods), or every one that accepts them (then WSL runs its
+        supervised variant; the baselines ignore labels either way).
     quiet : bool, default=False
         No progress output.
 
@@ -240,6 +245,8 @@ def run_compare(
             raise CommandError(
                 f"--device {device}: CUDA is not available here; use --device cpu or auto."
             )
+    if labels not in ("required", "all"):
+        raise CommandError(f"--labels must be 'required' or 'all'; got {labels!r}.")
     if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
         raise CommandError(f"--n-jobs must be a positive integer or -1; got {n_jobs}.")
     try:
@@ -269,7 +276,15 @@ def run_compare(
             row = {"method": method, "bits": n_bits, "supervised": is_supervised(cls)}
             try:
                 with threadpool_limits(limits=threads):
-                    row.update(evaluate_hasher(hasher, data, curve=curves, n_jobs=n_jobs))
+                    row.update(
+                        evaluate_hasher(
+                            hasher,
+                            data,
+                            use_labels=labels == "all" or row["supervised"],
+                            curve=curves,
+                            n_jobs=n_jobs,
+                        )
+                    )
             except Exception as exc:  # one failing method must not lose the others' rows
                 row["error"] = f"{type(exc).__name__}: {exc}"
             rows.append(row)
@@ -527,6 +542,13 @@ def _parser():
         help="training epochs of the deep hashers (default: each estimator's own default)",
     )
     cmp_.add_argument(
+        "--labels",
+        choices=["required", "all"],
+        default="required",
+        help="fit with the database labels only the hashers that need them (default), or "
+        "every hasher that accepts them (WSL then runs supervised)",
+    )
+    cmp_.add_argument(
         "--n-jobs",
         type=int,
         default=1,
@@ -602,6 +624,7 @@ def _compare(args):
         device=args.device,
         epochs=args.epochs,
         n_jobs=args.n_jobs,
+        labels=args.labels,
         random_state=args.random_state,
         curves=args.plot is not None,
         quiet=args.quiet,

@@ -107,7 +107,7 @@ def test_compare_numbers_equal_the_estimators_called_directly(tmp_path, capsys):
     for method in methods:
         hasher = _cli.available_hashers()[method](n_bits=16, random_state=0)
         with threadpool_limits(limits=1):  # the command's default --n-jobs 1
-            hasher.fit(data.X_db, data.y_db)
+            hasher.fit(data.X_db)  # unsupervised methods get no labels by default
         q, db = hasher.transform(data.X_query), hasher.transform(data.X_db)
         expected_map = mean_average_precision(q, data.y_query, db, data.y_db)
         expected_p2 = precision_recall_within_radius(q, data.y_query, db, data.y_db, radius=2)[0]
@@ -118,6 +118,27 @@ def test_compare_numbers_equal_the_estimators_called_directly(tmp_path, capsys):
         assert float(row["encode_us"]) > 0 and float(row["search_qps"]) > 0
         assert f"{expected_map:.4f}" in printed
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_labels_all_fits_wsl_with_the_labels():
+    """--labels all hands y to WSL (its supervised variant); the default does not."""
+    from threadpoolctl import threadpool_limits
+
+    from skhash import WSLHasher
+    from skhash.metrics import mean_average_precision
+
+    data = load_retrieval_dataset("digits", random_state=0)
+    maps = {}
+    for labels, y in [("required", None), ("all", data.y_db)]:
+        (row,), _ = _cli.run_compare("digits", (8,), ["wsl"], labels=labels, quiet=True)
+        with threadpool_limits(limits=1):
+            hasher = WSLHasher(n_bits=8, random_state=0).fit(data.X_db, y)
+        q, db = hasher.transform(data.X_query), hasher.transform(data.X_db)
+        assert row["map"] == pytest.approx(
+            mean_average_precision(q, data.y_query, db, data.y_db), rel=1e-12
+        )
+        maps[labels] = row["map"]
+    assert maps["all"] != maps["required"]
 
 
 def test_compare_reports_a_failing_method_and_keeps_the_others(extra_hashers, capsys):
