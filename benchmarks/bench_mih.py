@@ -68,19 +68,28 @@ def clustered_codes(n_db, n_queries, n_bits, n_flips, rng):
     return db, queries
 
 
-def run(kind, n_bits, n_db, n_queries, ks, n_jobs, n_flips, rng):
+def run(kind, n_bits, n_db, n_queries, ks, n_jobs, n_flips, rng, n_substrings=(None,)):
     if kind == "uniform":
         db, queries = uniform_codes(n_db, n_queries, n_bits, rng)
     else:
         db, queries = clustered_codes(n_db, n_queries, n_bits, n_flips, rng)
     brute = HammingNeighbors(packed=True, algorithm="brute", n_jobs=n_jobs).fit(db)
+    rows = []
+    for m in n_substrings:
+        rows += run_mih(kind, n_bits, db, queries, brute, m, ks, n_jobs)
+    return rows
+
+
+def run_mih(kind, n_bits, db, queries, brute, n_substrings, ks, n_jobs):
+    n_db, n_queries = len(db), len(queries)
     start = time.perf_counter()
-    mih = HammingNeighbors(packed=True, algorithm="mih", n_jobs=n_jobs).fit(db)
+    mih = HammingNeighbors(packed=True, algorithm="mih", n_substrings=n_substrings, n_jobs=n_jobs)
+    mih.fit(db)
     build = time.perf_counter() - start
     code_bytes = mih._db_words.nbytes / n_db
     table_bytes = mih._mih.nbytes / n_db
     print(f"\n{kind}, {n_bits} bits, {n_db:,d} codes, {n_queries} queries, {n_jobs} threads: "
-          f"m={mih.n_substrings_} substrings of {list(mih._mih.sub_bits)} bits, build "
+          f"m={mih.n_substrings_} substrings of {mih._mih.sub_bits.tolist()} bits, build "
           f"{build:.1f} s, memory per code {code_bytes:.0f} B codes + {table_bytes:.1f} B "
           "tables")  # fmt: skip
     rows = []
@@ -110,12 +119,16 @@ def main():
     parser.add_argument("--kinds", nargs="+", default=["uniform", "clustered"])
     parser.add_argument("--flips", type=int, default=3, help="bits flipped per replica")
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument(
+        "--n-substrings", type=int, nargs="+", default=[0], help="m values; 0 = default"
+    )
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} CPUs")
     rng = np.random.default_rng(0)
     for kind in args.kinds:
         for n_bits in args.bits:
-            run(kind, n_bits, args.n_db, args.n_queries, args.k, args.n_jobs, args.flips, rng)
+            ms = [m or None for m in args.n_substrings]
+            run(kind, n_bits, args.n_db, args.n_queries, args.k, args.n_jobs, args.flips, rng, ms)
     print(f"\nload average {os.getloadavg()[0]:.2f} (1 min)")
 
 

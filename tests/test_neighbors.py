@@ -360,3 +360,37 @@ def test_mih_bad_n_substrings_keeps_previous_fit():
     with pytest.raises(ValueError, match="n_substrings between 3 and 64"):
         index.fit(D)
     assert index.n_substrings_ is None and index.kneighbors(D[:2])[1].shape == (2, 5)
+
+
+@pytest.mark.parametrize("kind", ["clustered", "uniform"])
+def test_auto_on_a_large_index_equals_brute(kind, monkeypatch):
+    """algorithm='auto' builds tables from 100,000 codes; whichever search its pilot
+    queries choose, results equal brute's (both branches forced as well)."""
+    import skhash.neighbors._unsupervised as unsupervised
+
+    rng = np.random.default_rng(13)
+    if kind == "clustered":
+        D = _clustered_codes(rng, 100_000, 64, n_centres=300, flip=0.03)
+        Q = _clustered_codes(rng, 50, 64, n_centres=300, flip=0.03)
+    else:
+        D = rng.random((100_000, 64)) < 0.5
+        Q = rng.random((50, 64)) < 0.5
+    Dp, Qp = pack_codes(D), pack_codes(Q)
+    auto = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
+    brute = HammingNeighbors(n_neighbors=10, packed=True, algorithm="brute").fit(Dp)
+    assert auto.n_substrings_ is not None and brute.n_substrings_ is None
+    expected = brute.kneighbors(Qp)
+    for probe_cost in (unsupervised._PROBE_COST, 0.0, 1e12):
+        monkeypatch.setattr(unsupervised, "_PROBE_COST", probe_cost)
+        got = auto.kneighbors(Qp)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+    A = auto.radius_neighbors_graph(Qp, 4, mode="distance", sort_results=True)
+    B = brute.radius_neighbors_graph(Qp, 4, mode="distance", sort_results=True)
+    assert (A != B).nnz == 0 and A.nnz == B.nnz
+
+
+def test_auto_small_index_builds_no_tables():
+    """Below 100,000 codes algorithm='auto' is the exhaustive search, without tables."""
+    D = np.random.default_rng(14).random((1000, 32)) < 0.5
+    assert HammingNeighbors().fit(D).n_substrings_ is None

@@ -1,5 +1,6 @@
 """HammingNeighbors: sklearn's NearestNeighbors API for binary codes, on packed words."""
 
+import math
 import numbers
 from numbers import Integral, Real
 
@@ -17,21 +18,37 @@ from ._mih import MIHIndex, default_n_substrings
 
 __all__ = ["HammingNeighbors"]
 
-# algorithm="auto": below this many codes the exhaustive kernel is always used and no
-# tables are built (placeholder until measured, see benchmarks/bench_mih.py).
+# algorithm="auto" (see the Notes of HammingNeighbors and benchmarks/bench_mih.py).
+# Below this many codes the exhaustive kernel is always used and no tables are built.
 _AUTO_MIN_SAMPLES = 100_000
+# Cost of multi-index search in units of one row of the exhaustive scan, fitted on
+# bench_mih.py's measurements (1M codes, 64 bits, uniform and clustered, m = 4..6):
+# a bucket probe costs ~600 rows, a row listed by a probed bucket ~4 rows.
+_PROBE_COST = 600.0
+_LISTED_ROW_COST = 4.0
+# Queries answered with the tables first, to measure their work on this data.
+_PILOT_QUERIES = 32
 
 
-def _auto_builds_tables(n_samples, n_bits):
+def _auto_builds_tables(n_samples):
     """Whether algorithm="auto" builds multi-index tables at fit."""
     return n_samples >= _AUTO_MIN_SAMPLES
 
 
-def _auto_prefers_mih(n_samples, n_bits, n_substrings, n_neighbors, radius_bits):
-    """Whether algorithm="auto" answers a query with the multi-index tables."""
-    if radius_bits is not None:
-        return radius_bits // n_substrings <= 1
-    return n_neighbors <= 100
+def _mih_cost(n_probes, n_rows):
+    """Estimated multi-index search cost, in rows of the exhaustive scan."""
+    return _PROBE_COST * n_probes + _LISTED_ROW_COST * n_rows
+
+
+def _radius_probes(sub_bits, radius_bits, n_samples):
+    """Buckets probed and rows listed (if codes were uniform) by a radius search."""
+    r_max = radius_bits // len(sub_bits)
+    n_probes = n_rows = 0.0
+    for s in sub_bits:
+        probes = sum(math.comb(int(s), r) for r in range(min(r_max, int(s)) + 1))
+        n_probes += probes
+        n_rows += probes * n_samples / 2.0 ** int(s)
+    return n_probes, n_rows
 
 
 class HammingNeighbors(BaseEstimator):
@@ -69,6 +86,15 @@ class HammingNeighbors(BaseEstimator):
     n_jobs : int, default=None
         Threads of the search kernel, parallel over queries. None means 1 unless in a
         :func:`joblib.parallel_config` context; -1 means all processors.
+    algorithm : {"auto", "brute", "mih"}, default="auto"
+        ``"brute"``: the exhaustive kernel. ``"mih"``: multi-index hashing (Norouzi et
+        al.), exact and sub-linear on codes whose neighbours are close, with hash
+        tables built at fit. ``"auto"``: tables are built from 100,000 codes up and
+        each query call chooses (see Notes). All three return identical results.
+    n_substrings : int, default=None
+        Number m of substrings (hash tables) of multi-index hashing, each of about
+        ``n_bits / m`` bits (at most 24). None: ``n_bits / (log2(n_samples) - 8)``,
+        rounded, with substrings of 8 to 24 bits (see Notes).
 
     Attributes
     ----------
@@ -79,6 +105,8 @@ class HammingNeighbors(BaseEstimator):
     n_features_in_ : int
         Number of columns of the fitted input: ``n_bits_``, or the number of bytes
         per code when ``packed=True``.
+    n_substrings_ : int or None
+        Number of multi-index hash tables built at fit; None when none were built.
 
     See Also
     --------
@@ -110,6 +138,30 @@ class HammingNeighbors(BaseEstimator):
     a histogram of candidate distances. Distances being integers in [0, n_bits], the
     k-th distance is read off the histogram and the final order is a stable counting
     sort: no heap and no comparison sort.
+
+    Multi-index hashing (``algorithm="mih"``; Norouzi, Punjani & Fleet, CVPR 2012).
+    Each code is cut into m contiguous substrings, each indexing a direct-addressed
+    table. A code at distance d from the query has a substring within floor(d / m)
+    of the query's (pigeonhole), so tables are probed at substring radius 0, 1, ...
+    and every listed code is verified on the full code, until the k-th distance found
+    is below the distance that is guaranteed to be complete. Results are exactly the
+    exhaustive search's, ties included. Each table keeps the ids and a copy of the
+    codes in bucket order (so that a bucket is verified with the vectorised kernel):
+    the tables take ``m * (8 * ceil(n_bits / 64) + 4)`` bytes per code plus
+    ``4 * 2^(n_bits / m)`` bytes per table. The default m gives substrings of
+    ``log2(n_samples) - 8`` bits, about 256 codes per bucket, rather than the
+    authors' ``log2(n_samples)``: with vectorised verification a probe costs as much
+    as checking ~150 listed codes, and shorter substrings measured 2-4x faster.
+
+    ``algorithm="auto"``. Below 100,000 codes the exhaustive kernel is used and no
+    tables are built. From 100,000 codes, tables are built; a k-NN call answers its
+    first 32 queries with the tables, counting the buckets probed and the codes they
+    list, and keeps the tables for the other queries only if the estimated cost
+    ``600 * probes + 4 * listed`` (in rows of the exhaustive scan, fitted on
+    ``benchmarks/bench_mih.py``) is below ``n_samples``; a radius search makes the
+    same estimate from the number of buckets within the radius. Near neighbours (real
+    learned codes, small k) make the tables win; far ones (uniformly random codes,
+    large k) make the exhaustive scan win. The choice changes speed, never results.
 
     Examples
     --------
@@ -226,7 +278,7 @@ class HammingNeighbors(BaseEstimator):
             self._mih = None
             self.n_substrings_ = None
             if self.algorithm == "mih" or (
-                self.algorithm == "auto" and _auto_builds_tables(self.n_samples_fit_, n_bits)
+                self.algorithm == "auto" and _auto_builds_tables(self.n_samples_fit_)
             ):
                 m = self.n_substrings
                 if m is None:
@@ -235,17 +287,14 @@ class HammingNeighbors(BaseEstimator):
                 self.n_substrings_ = int(m)
         return self
 
-    def _use_mih(self, n_neighbors=None, radius_bits=None):
-        """Whether this query runs on the multi-index tables (see Notes: "auto")."""
+    def _use_mih_radius(self, radius_bits):
+        """Whether a radius search runs on the multi-index tables (see Notes)."""
         if self._mih is None:
             return False
         if self.algorithm == "mih":
             return True
-        return _auto_prefers_mih(
-            self.n_samples_fit_, self.n_bits_, self.n_substrings_, n_neighbors, radius_bits
-        )
-
-    # --- queries ----------------------------------------------------------------------
+        probes, rows = _radius_probes(self._mih.sub_bits, radius_bits, self.n_samples_fit_)
+        return _mih_cost(probes, rows) < self.n_samples_fit_
 
     def _chunks(self, X, row_bytes):
         """Yield (start, query words) over chunks of the queries (the fitted codes when
@@ -327,8 +376,28 @@ class HammingNeighbors(BaseEstimator):
         # the kernel's candidate buffer and histogram.
         row_bytes = n_neighbors * 20 + (2 * n_neighbors + 64) * 12 + (self.n_bits_ + 2) * 8
         dists, inds = [], []
-        use_mih = self._use_mih(n_neighbors=n_neighbors)
+        # "mih" always, "brute" never; "auto" answers a few pilot queries with the tables
+        # and keeps them only if their measured work beats an exhaustive scan.
+        use_mih = None if self.algorithm == "auto" else self.algorithm == "mih"
+        if self._mih is None:
+            use_mih = False
         for start, Q in self._chunks(X, row_bytes):
+            if use_mih is None:
+                n_pilot = min(_PILOT_QUERIES, len(Q))
+                d, i, work = self._mih.kneighbors(
+                    Q[:n_pilot],
+                    n_neighbors,
+                    self_offset=start if query_is_train else -1,
+                    n_jobs=self.n_jobs,
+                    return_work=True,
+                )
+                dists.append(d)
+                inds.append(i)
+                use_mih = bool(_mih_cost(*work.mean(axis=0)) < self.n_samples_fit_)
+                Q = Q[n_pilot:]
+                start += n_pilot
+                if not len(Q):
+                    continue
             offset = start if query_is_train else -1
             if use_mih:
                 d, i = self._mih.kneighbors(Q, n_neighbors, self_offset=offset, n_jobs=self.n_jobs)
@@ -364,7 +433,7 @@ class HammingNeighbors(BaseEstimator):
         row_bytes = 16 + 16 * 64
         indptrs, dists, inds = [np.zeros(1, dtype=np.int64)], [], []
         total = 0
-        use_mih = self._use_mih(radius_bits=r_bits)
+        use_mih = self._use_mih_radius(r_bits)
         for start, Q in self._chunks(X, row_bytes):
             offset = start if query_is_train else -1
             if use_mih:
