@@ -117,7 +117,7 @@ def test_missing_dask_error_names_the_extra(fresh_interpreter):
 @pytest.mark.parametrize("layout", ["uneven", "small"])
 @pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("queries", ["X", "dask", "None"])
-@pytest.mark.parametrize("n_neighbors", [1, 60, 130])
+@pytest.mark.parametrize("n_neighbors", [1, 130])
 def test_kneighbors_identical_to_single_machine(tied_codes, layout, packed, queries, n_neighbors):
     """k-NN over shards equals HammingNeighbors on the whole database, ties by index included,
     with uneven or empty blocks and k larger than a shard."""
