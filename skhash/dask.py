@@ -298,7 +298,7 @@ class DaskHammingNeighbors(BaseEstimator):
         Number of columns of the fitted codes (bits, or bytes when ``packed=True``).
     n_shards_ : int
         Number of shards, one per row block of the fitted dask array.
-    shard_offsets_ : ndarray of shape (n_shards_ + 1,), dtype int64
+    shard_offsets_ : ndarray of shape (n_shards + 1,), dtype int64
         Shard ``s`` holds the database rows ``shard_offsets_[s]`` to
         ``shard_offsets_[s + 1] - 1``.
     shards_ : tuple of dask.delayed.Delayed
