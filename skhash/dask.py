@@ -11,7 +11,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import rollback_on_error
 from .codes import n_bytes
@@ -37,7 +37,8 @@ __all__ = ["DaskHammingNeighbors", "encode", "transform"]
 def _as_dask_rows(X, name="X"):
     """``X`` as a 2-D dask array chunked by rows only (one chunk across the columns)."""
     if not isinstance(X, da.Array):
-        X = da.asarray(np.asarray(X))
+        # In-memory input gets scikit-learn's checks (sparse, object dtype, 1-D, NaN).
+        X = da.asarray(check_array(X, dtype="numeric", input_name=name))
     if X.ndim != 2:
         raise ValueError(
             f"{name} must be a 2-D array of shape (n_samples, n_features); got a dask "
@@ -465,12 +466,7 @@ class DaskHammingNeighbors(BaseEstimator):
         if lazy:
             X = _as_dask_rows(X)
         else:
-            X = np.asarray(X)
-            if X.ndim != 2:
-                raise ValueError(
-                    f"Expected a 2-D array of query codes; got shape {X.shape}. Reshape "
-                    "a single code with code.reshape(1, -1)."
-                )
+            X = check_array(X, dtype="numeric")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but DaskHammingNeighbors is expecting "

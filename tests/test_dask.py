@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhash import HammingNeighbors, ITQHasher, WSLHasher
 from skhash.datasets import load_retrieval_dataset
@@ -112,6 +113,12 @@ def test_missing_dask_error_names_the_extra(fresh_interpreter):
     """Without Dask, `import skhash.dask` fails with an ImportError naming skhash[dask]."""
     assert fresh_interpreter[1].startswith("ImportError")
     assert "pip install skhash[dask]" in fresh_interpreter[1]
+
+
+@parametrize_with_checks([DaskHammingNeighbors()])
+def test_sklearn_compatible(estimator, check):
+    """DaskHammingNeighbors passes scikit-learn's estimator checks on in-memory input."""
+    check(estimator)
 
 
 @pytest.mark.parametrize("layout", ["uneven", "small"])
