@@ -12,6 +12,8 @@ import skhash
 FAST_PARAMS = {
     # The checks' data sets have as few as 2 features; PCA-based and linear
     # decorrelated hashers allow at most n_features bits.
+    "DHAHasher": {"n_bits": 4, "hidden_layer_sizes": (8,), "max_epochs": 2},
+    "FisherHasher": {"n_bits": 4, "hidden_layer_sizes": (8,), "max_epochs": 2},
     "HashNetHasher": {"n_bits": 4, "hidden_layer_sizes": (8,), "max_epochs": 2},
     "ITQHasher": {"n_bits": 2},
     "PCAHasher": {"n_bits": 2},
