@@ -31,12 +31,12 @@ class HashNetHasher(BaseDeepHasher):
         Bandwidth α of the pairwise sigmoid σ(α⟨h_i, h_j⟩). None uses 10 / n_bits,
         as in the authors' code (inner products of K-bit codes lie in [−K, K]).
     weighting : {"balanced", "none"}, default="balanced"
-        ``"balanced"``: the paper's Eq. 2, similar pairs weigh |S| / |S₁| and
-        dissimilar pairs |S| / |S₀|, so each class of pairs carries half the loss;
+        ``"balanced"``: the paper's Eq. 2, similar pairs weigh ``|S| / |S₁|`` and
+        dissimilar pairs ``|S| / |S₀|``, so each class of pairs carries half the loss;
         ``"none"``: every pair weighs 1 (the paper's ablation HashNet-W).
     similarity : {"binary", "jaccard"}, default="binary"
         ``"jaccard"``: the weight of a similar pair is multiplied by the Jaccard
-        similarity of the two label sets, |y_i ∩ y_j| / |y_i ∪ y_j| (the paper's
+        similarity of the two label sets, ``|y_i ∩ y_j| / |y_i ∪ y_j|`` (the paper's
         HashNet+C, for multi-label data). With pair supervision, a pair's given
         ``s`` plays that role. ``s_ij`` in the likelihood stays binary (shares a
         label) either way.
@@ -115,9 +115,9 @@ class HashNetHasher(BaseDeepHasher):
     - Pairs: each minibatch is paired with every training sample through a memory
       bank of the latest outputs of all samples (detached), not only within the
       batch as the authors' code does; small data sets then see all pairs every
-      epoch. The counts |S|, |S₁|, |S₀| of the balanced weights are those of the
+      epoch. The counts ``|S|``, ``|S₁|``, ``|S₀|`` of the balanced weights are those of the
       batch × training-set block (the authors' code counts per batch).
-    - Normalisation: the weighted sum is divided by the number of pairs |S|, so
+    - Normalisation: the weighted sum is divided by the number of pairs ``|S|``, so
       with balanced weights the loss is the mean loss of the similar pairs plus
       the mean loss of the dissimilar pairs.
     - HashNet+C: the paper's ``w_ij = c_ij · |S| / |S₁|`` would give dissimilar
