@@ -177,7 +177,7 @@ class DHAHasher(BaseDeepHasher):
         ``"binary"``: s = 1 when two samples share a label. ``"cosine"``: the
         continuous t = cos(y_i, y_j) of the label vectors (the paper's DHA-t, for
         multi-label data). With pair supervision, a pair's given ``s`` is t.
-    hidden_layer_sizes : tuple of int, default=(256,)
+    hidden_layer_sizes : tuple of int, default=(512,)
         Hidden layers of the default ReLU MLP over the features; ``()`` is the
         paper's single hash layer (fch) on top of fixed features.
     dropout : float, default=0.0
@@ -306,7 +306,7 @@ class DHAHasher(BaseDeepHasher):
         beta="auto",
         quantization_weight=0.01,
         similarity="binary",
-        hidden_layer_sizes=(256,),
+        hidden_layer_sizes=(512,),
         dropout=0.0,
         module=None,
         optimizer="adam",

@@ -265,7 +265,7 @@ class FisherHasher(BaseDeepHasher):
         C-step: ``"relaxed"``, gradient steps on the auxiliary V (Eq. 14), then
         C = sgn(V), as in the paper; ``"discrete"``, cyclic coordinate descent on the
         entries of C, which never increases Eq. 12.
-    hidden_layer_sizes : tuple of int, default=(256,)
+    hidden_layer_sizes : tuple of int, default=(512,)
         Hidden layers of the default ReLU MLP over the features; ``()`` is a single
         linear hash layer on top of fixed features.
     dropout : float, default=0.0
@@ -388,7 +388,7 @@ class FisherHasher(BaseDeepHasher):
         eta=0.5,
         quantization_weight=1.0,
         center_update="relaxed",
-        hidden_layer_sizes=(256,),
+        hidden_layer_sizes=(512,),
         dropout=0.0,
         module=None,
         optimizer="adam",
