@@ -299,6 +299,8 @@ class FisherHasher(BaseDeepHasher):
     centers_ : ndarray of shape (n_classes, n_bits), dtype int8
         The binary class centres (rows of Cᵀ), in {−1, +1}: one per class in sorted
         order of the class values for 1-D ``y``, one per column of an indicator ``y``.
+        With ``mu=0`` and ``nu=0`` the centres are unused and stay at their start,
+        the signs of the class means of the initial outputs.
     module_ : torch.nn.Module
         The trained network, in eval mode, on ``device_``.
     device_ : torch.device
