@@ -29,11 +29,24 @@ from skhash.metrics import mean_average_precision
 
 N_TRAIN = 1000
 
+
+class _UnitWeightBlocks(SCHHasher):
+    """SCH_uw read literally: 4-bit blocks, every pair weighing 1 in every block.
+
+    Not offered by SCHHasher: each block then solves the first block's problem again
+    and repeats its bits (up to sign), so a 32-bit code holds about 4 distinct bits.
+    """
+
+    def _pair_weights(self, affinity, s, target):
+        return np.ones_like(s)
+
+
 VARIANTS = {
     "SCH (defaults)": {},
     "SCH_uw (weighting='none')": {"weighting": "none"},
     "hard constraints (p=1)": {"p": 1.0},
     "hard, unweighted": {"p": 1.0, "weighting": "none"},
+    "unit weights, 4-bit blocks": {"cls": _UnitWeightBlocks},
 }
 
 
@@ -65,9 +78,9 @@ def ablation(names, bits, seeds, n_pairs=500):
         for seed in seeds:
             train = _training_subset(data, seed)
             for variant, params in VARIANTS.items():
-                model = SCHHasher(
-                    bits, n_pairs_per_sample=n_pairs, random_state=seed, n_jobs=2, **params
-                )
+                params = dict(params)
+                cls = params.pop("cls", SCHHasher)
+                model = cls(bits, n_pairs_per_sample=n_pairs, random_state=seed, n_jobs=2, **params)
                 start = time.perf_counter()
                 model.fit(data.X_db[train], data.y_db[train])
                 seconds[variant].append(time.perf_counter() - start)
@@ -199,6 +212,25 @@ def select(names, bits=32, seed=0):
                     )
                 )
             print(f"| {C:<4} | " + " | ".join(f"{v:.3f}".ljust(9) for v in row) + " |")
+        print("validation mAP against C, gamma='scale', with 20 and 500 partners per sample:")
+        print("| partners | C=1   | C=3   | C=10  | C=30  |")
+        print("|----------|-------|-------|-------|-------|")
+        for n_pairs in (20, 500):
+            sparse = SCHHasher(bits, n_pairs_per_sample=n_pairs, random_state=seed, n_jobs=2)
+            sparse.fit(X, y)
+            row = []
+            for C in (1.0, 3.0, 10.0, 30.0):
+                sparse.set_params(C=C)
+                sparse._fit_hash_functions(X, sparse.codes_.astype(float))
+                row.append(
+                    _map(
+                        sparse.transform(data.X_db[val]),
+                        data.y_db[val],
+                        sparse.transform(data.X_db[rest]),
+                        data.y_db[rest],
+                    )
+                )
+            print(f"| {n_pairs:>8} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
         print("passes per block (max_sweeps), defaults otherwise:")
         print("| max_sweeps | validation mAP | training-code loss | fit s |")
         print("|------------|----------------|--------------------|-------|")

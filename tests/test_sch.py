@@ -129,7 +129,7 @@ def test_twenty_pairs_per_sample_beat_itq(digits):
     model = SCHHasher(n_bits=16, random_state=0)
     model.fit(digits.X_db[:n], pairs=np.column_stack([i, j, y[i] == y[j]]))
     itq = ITQHasher(n_bits=16, random_state=0).fit(digits.X_db)
-    assert _query_map(model, digits) > _query_map(itq, digits) + 0.2
+    assert _query_map(model, digits) > _query_map(itq, digits) + 0.15
 
 
 def test_samples_in_no_pair_get_the_hash_functions_code(digits):
