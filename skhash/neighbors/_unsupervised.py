@@ -511,7 +511,7 @@ class HammingNeighbors(BaseEstimator):
 
         Returns
         -------
-        A : sparse matrix of shape (n_queries, n_samples_fit_)
+        A : sparse matrix of shape (n_queries, n_samples_fit)
             CSR; ``A[i, j]`` is set when ``j`` is a neighbour of query ``i``.
         """
         if mode not in ("connectivity", "distance"):
@@ -550,7 +550,7 @@ class HammingNeighbors(BaseEstimator):
 
         Returns
         -------
-        A : sparse matrix of shape (n_queries, n_samples_fit_)
+        A : sparse matrix of shape (n_queries, n_samples_fit)
             CSR; ``A[i, j]`` is set when ``j`` is within ``radius`` of query ``i``.
         """
         if mode not in ("connectivity", "distance"):
