@@ -25,7 +25,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from skhash import HashNetHasher, ITQHasher, LSHHasher, PCAHasher, SCHHasher, WSLHasher
+from skhash import (
+    DHAHasher,
+    FisherHasher,
+    HashNetHasher,
+    ITQHasher,
+    LSHHasher,
+    PCAHasher,
+    SCHHasher,
+    WSLHasher,
+)
 from skhash.datasets import load_retrieval_dataset
 from skhash.metrics import (
     mean_average_precision,
@@ -43,6 +52,8 @@ hashers = {
     "WSL": (WSLHasher(n_bits=n_bits, random_state=0), None),
     "SCH (supervised)": (SCHHasher(n_bits=n_bits, random_state=0), data.y_db),
     "HashNet (supervised)": (HashNetHasher(n_bits=n_bits, random_state=0), data.y_db),
+    "Deep Fisher (supervised)": (FisherHasher(n_bits=n_bits, random_state=0), data.y_db),
+    "DHA (supervised)": (DHAHasher(n_bits=n_bits, random_state=0), data.y_db),
 }
 
 curves, rows = {}, []
@@ -67,15 +78,16 @@ print(pd.DataFrame(rows).set_index("method").round(3))
 # %%
 # The curves
 # ----------
-# Left: precision against recall, one point per radius. Right: the same precision
-# against the radius, which shows how fast each method's Hamming balls fill up; a
-# curve that starts at 0 has empty balls at small radii (precision of an empty ball
-# counts as 0).
-fig, (ax_pr, ax_r) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+# Left: precision against recall, one point per radius. Middle: the same curves for
+# recall above 0.6, where the supervised methods live. Right: precision against the
+# radius, which shows how fast each method's Hamming balls fill up; a curve that starts
+# at 0 has empty balls at small radii (the precision of an empty ball counts as 0).
+fig, (ax_pr, ax_zoom, ax_r) = plt.subplots(1, 3, figsize=(15, 4.5), layout="constrained")
 for i, (name, (precision, recall, radii)) in enumerate(curves.items()):
     style = {"color": f"C{i}", "label": name}
-    ax_pr.plot(recall, precision, "-", **style)
-    ax_pr.plot(recall[2], precision[2], "o", color=f"C{i}")
+    for ax in (ax_pr, ax_zoom):
+        ax.plot(recall, precision, "-", **style)
+        ax.plot(recall[2], precision[2], "o", color=f"C{i}")
     ax_r.plot(radii, precision, ".-", **style)
 chance = np.mean(data.y_query[:, None] == data.y_db[None])
 for ax in (ax_pr, ax_r):
@@ -85,8 +97,9 @@ ax_pr.set(
     ylabel="precision",
     xlim=(0, 1.02),
     ylim=(0, 1.02),
-    title=f"Precision-recall over Hamming radii, {n_bits} bits (o: radius 2)",
+    title=f"Precision-recall, {n_bits} bits (o: radius 2)",
 )
+ax_zoom.set(xlabel="recall", xlim=(0.6, 1.005), ylim=(0.85, 1.0), title="Zoom on recall > 0.6")
 ax_r.set(
     xlabel="Hamming radius (bits)",
     ylabel="precision",
@@ -96,3 +109,14 @@ ax_r.set(
 )
 fig.legend(*ax_r.get_legend_handles_labels(), loc="outside right center")
 plt.show()
+
+# %%
+# Reading the curves
+# ------------------
+# The unsupervised codes (LSH, PCAH, ITQ, WSL) trade precision for recall smoothly as
+# the radius grows: images of one digit are spread over many nearby codes. The
+# supervised codes put most images of a class on one code or very close to it, so radius
+# 0 already recalls most of the class with a precision near 1, and their curves are
+# short segments at the top right. Their right-hand curves then show how far apart the
+# classes are: precision stays high until the radius reaches the distance between two
+# classes' codes, then falls as whole classes enter the ball at once.
