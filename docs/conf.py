@@ -122,6 +122,7 @@ def _api_sections():
         ("skhash.datasets", "Data sets"),
         ("skhash.codes", "Binary codes"),
         ("skhash.neighbors", "Hamming-space neighbours"),
+        ("skhash.deep", "Deep hashers: base class and warning"),
         ("skhash.dask", "Dask"),
     ]:
         try:
