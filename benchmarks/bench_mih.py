@@ -19,7 +19,9 @@ Data:
 Both searches are exact; the script checks that MIH returns brute's distances and
 indices (the same tie rule) on every query before timing. Reported: time per 1,000
 queries of each, the speed-up, the tables' memory per code next to the 8 bytes per 64
-bits the codes take, and the build time. Same thread count for both.
+bits the codes take, and the build time. Same thread count for both. The ``auto``
+column times ``algorithm="auto"`` and shows its choice (from 32 pilot queries'
+measured work, estimated as a fraction of an exhaustive scan).
 """
 
 import argparse
@@ -30,6 +32,8 @@ import numpy as np
 
 from skhash import HammingNeighbors, ITQHasher
 from skhash.datasets import load_retrieval_dataset
+from skhash.neighbors import _unsupervised
+from skhash.neighbors._kernels import to_words
 
 
 def best_time(fn, repeat=2):
@@ -86,6 +90,7 @@ def run_mih(kind, n_bits, db, queries, brute, n_substrings, ks, n_jobs):
     mih = HammingNeighbors(packed=True, algorithm="mih", n_substrings=n_substrings, n_jobs=n_jobs)
     mih.fit(db)
     build = time.perf_counter() - start
+    auto = HammingNeighbors(packed=True, n_substrings=n_substrings, n_jobs=n_jobs).fit(db)
     code_bytes = mih._db_words.nbytes / n_db
     table_bytes = mih._mih.nbytes / n_db
     print(f"\n{kind}, {n_bits} bits, {n_db:,d} codes, {n_queries} queries, {n_jobs} threads: "
@@ -99,14 +104,21 @@ def run_mih(kind, n_bits, db, queries, brute, n_substrings, ks, n_jobs):
         same = np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
         t_brute = best_time(lambda k=k: brute.kneighbors(queries, n_neighbors=k))
         t_mih = best_time(lambda k=k: mih.kneighbors(queries, n_neighbors=k))
+        t_auto = best_time(lambda k=k: auto.kneighbors(queries, n_neighbors=k))
+        # The choice "auto" makes: its pilot queries' work, as in HammingNeighbors.
+        pilot = to_words(queries[: _unsupervised._PILOT_QUERIES])
+        work = mih._mih.kneighbors(pilot, k, return_work=True)[2].mean(axis=0)
+        cost = _unsupervised._mih_cost(*work)
+        choice = "mih" if cost < n_db else "brute"
         ms = 1e6 / n_queries  # seconds for n_queries -> ms per 1000 queries
         kth = int(np.median(b[0][:, -1]))
         print(
             f"  k={k:<4d} brute {t_brute * ms:9.1f} ms/1000q   mih {t_mih * ms:9.1f} ms/1000q"
-            f"   speed-up {t_brute / t_mih:7.2f}x   median k-th distance {kth:3d}"
+            f"   speed-up {t_brute / t_mih:7.2f}x   auto {t_auto * ms:9.1f} ms/1000q ({choice}:"
+            f" est. {cost / n_db:.2f} of a scan)   median k-th distance {kth:3d}"
             f"   identical: {same}"
         )
-        rows.append((kind, n_bits, n_db, k, t_brute, t_mih, same))
+        rows.append((kind, n_bits, n_db, k, t_brute, t_mih, t_auto, choice, same))
     return rows
 
 
