@@ -141,7 +141,7 @@ class DHAHasher(BaseDeepHasher):
         similar:     −β (1 − σ)^γ log σ           (θ > 0),
         dissimilar:  −(1 − β) σ^γ log(1 − σ)      (θ = 0),
 
-    plus λ times the quantization loss (1/K) Σ_k (1 − exp(|h_k| − 1)). With
+    plus λ times the quantization loss ``(1/K) Σ_k (1 − exp(|h_k| − 1))``. With
     ``similarity="cosine"`` ("DHA-t"), the label-set cosine t ∈ [0, 1] replaces the
     binary similarity and θ grows with t. Codes are ``sgn(z)``, and
     ``decision_function`` returns ``z``.
