@@ -330,7 +330,7 @@ class SCHHasher(BaseHasher):
             The fitted estimator.
         """
         with rollback_on_error(self):
-            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+            X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
             n = X.shape[0]
             rng = check_random_state(self.random_state)
             if y is None and pairs is None:
