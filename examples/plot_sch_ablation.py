@@ -1,7 +1,7 @@
 """
-=============================================================
+===============================================================
 Soft constraints and boosted weights: an SCH ablation on digits
-=============================================================
+===============================================================
 
 :class:`~skhash.SCHHasher` learns binary codes for labelled training samples, then one
 RBF support vector machine per bit. Its paper makes two changes to the classic
