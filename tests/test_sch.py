@@ -206,6 +206,26 @@ def test_constant_bit_becomes_a_constant_hash_function(monkeypatch, digits):
     assert all(len(np.unique(codes[:, k])) == 2 for k in (0, 1, 3, 4, 5))
 
 
+def test_lobpcg_takes_over_when_arpack_does_not_converge(monkeypatch, digits):
+    """If ARPACK fails to converge, LOBPCG solves the bit problems and codes stay good."""
+    calls = {"lobpcg": 0}
+    real_lobpcg = sch_module.lobpcg
+
+    def no_convergence(*args, **kwargs):
+        raise sch_module.ArpackNoConvergence("no convergence", None, None)
+
+    def counted_lobpcg(*args, **kwargs):
+        calls["lobpcg"] += 1
+        return real_lobpcg(*args, **kwargs)
+
+    monkeypatch.setattr(sch_module, "eigsh", no_convergence)
+    monkeypatch.setattr(sch_module, "lobpcg", counted_lobpcg)
+    X, y = digits.X_db[:300], digits.y_db[:300]
+    model = SCHHasher(n_bits=8, n_pairs_per_sample=50, random_state=0).fit(X, y)
+    assert calls["lobpcg"] >= 8
+    assert model.score(X, y) > 0.9
+
+
 def test_verbose_reports_each_block(capsys, digits):
     """verbose=1 prints one line per block with its passes and objective."""
     model = SCHHasher(n_bits=8, n_pairs_per_sample=30, verbose=1, random_state=0)
