@@ -9,7 +9,7 @@ Three parts, each printing a table (mean ± std over seeds of mAP@all, and fit t
    only (mu=nu=0), + intra (nu=0), + inter (all terms, the default), margin 0 and 2
    (default 1), the discrete instead of the relaxed C-step. DHA: without the balance
    weight (beta=None, the paper's DHA-W), without the quantization loss (the paper's
-   DHA-Q) and with a 10x larger one, without focal modulation (gamma=0), without the
+   DHA-Q) and with 10x and 100x larger ones, without focal modulation (gamma=0), without the
    shift (theta=0).
 3. ``multilabel``: ``make_multilabel_classification`` (20 labels, about 2.3 per sample,
    log-scaled counts as features): HashNet vs HashNet+C (Jaccard similarity), DHA vs
@@ -123,6 +123,7 @@ def part_ablation(data, bits, seeds, epochs):
         "DHA (defaults)": {},
         "DHA-W: no balance weight": {"beta": None},
         "DHA-Q: quantization_weight=0": {"quantization_weight": 0.0},
+        "DHA: quantization_weight=0.01": {"quantization_weight": 0.01},
         "DHA: quantization_weight=0.1": {"quantization_weight": 0.1},
         "DHA: no focal term (gamma=0)": {"gamma": 0.0},
         "DHA: no shift (theta=0)": {"theta": 0.0},
