@@ -321,7 +321,7 @@ def mean_average_precision(
         sum of precisions divided by the expected number of relevant items in the top k.
     packed : bool, default=False
         Whether the codes are already bit-packed uint8 (as from
-        :func:`skhash.codes.pack_codes` or a hasher's ``encode``).
+        :func:`skhash.pack_codes` or a hasher's ``encode``).
 
     Returns
     -------
