@@ -17,8 +17,9 @@ Three parts, each printing a table (mean ± std over seeds of mAP@all, and fit t
    relevance "shares a label", and NDCG@100 with the cosine label similarity as graded
    relevance.
 
-Run ``nice python benchmarks/bench_deep_compare.py`` (all parts, seeds 0 1 2; about two
-hours on 2 busy cores) or ``--part table --seeds 0`` for a quick look. Timings are wall-clock on a
+Run ``nice python benchmarks/bench_deep_compare.py`` (all parts, seeds 0 1 2; about 45
+minutes on 2 cores at a load average of 2 to 5: 13 for the table, 4 for multi-label, 25
+for the ablations) or ``--part table --seeds 0`` for a quick look. Timings are wall-clock on a
 shared machine: the load average is printed before and after each part.
 """
 
