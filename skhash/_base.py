@@ -13,7 +13,6 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .codes import pack_codes
-from .metrics import mean_average_precision
 
 __all__ = ["BaseHasher", "rollback_on_error"]
 
@@ -155,6 +154,10 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         score : float
             mAP over all queries, in [0, 1].
         """
+        # Imported here: metrics rank with the neighbors kernels, whose estimator
+        # imports this module.
+        from .metrics import mean_average_precision
+
         if sample_weight is not None:
             raise ValueError("score does not support sample_weight; pass None.")
         codes = self.transform(X)

@@ -20,6 +20,7 @@ from sklearn import get_config
 from sklearn.utils import gen_batches
 
 from .codes import check_codes, check_packed
+from .neighbors._kernels import _distance_matrix_kernel, _Threads, to_words
 
 __all__ = [
     "mean_average_precision",
@@ -142,18 +143,12 @@ def _prepare(query_codes, query_labels, db_codes, db_labels, packed):
 # ---------------------------------------------------------------------------------------
 
 
-def _distances(Q, D):
-    """Hamming distances (int32, n_q x n_db) between packed codes."""
-    try:
-        from .neighbors._kernels import hamming_distance_matrix
-    except ImportError:  # pragma: no cover - the kernel module ships with the package
-        hamming_distance_matrix = None
-    if hamming_distance_matrix is not None:
-        return np.asarray(hamming_distance_matrix(Q, D), dtype=np.int32)
-    table = np.array([bin(i).count("1") for i in range(256)], dtype=np.int32)
-    out = np.empty((Q.shape[0], D.shape[0]), dtype=np.int32)
-    for i in range(Q.shape[0]):
-        out[i] = table[np.bitwise_xor(Q[i], D)].sum(axis=1)
+def _distances(Q_words, DT):
+    """Hamming distances (int32, n_q x n_db) of query words against the database words,
+    with the exhaustive kernel of :class:`~skhash.HammingNeighbors`."""
+    out = np.empty((Q_words.shape[0], DT.shape[1]), dtype=np.int32)
+    with _Threads(None):
+        _distance_matrix_kernel(Q_words, DT, out)
     return out
 
 
@@ -238,9 +233,9 @@ def _tie_average_ap(tot, relcnt, k):
     return out
 
 
-def _chunk_stats(Q, D, yq, yd, multilabel, n_bits, leave_one_out, offset, need_dist=False):
+def _chunk_stats(Q, DT, yq, yd, multilabel, n_bits, leave_one_out, offset):
     """Distances, relevance and per-query histograms for one chunk of queries."""
-    dist = _distances(Q, D)
+    dist = _distances(to_words(Q), DT)
     rel = _relevance(yq, yd, multilabel)
     n_levels = n_bits + 1
     if leave_one_out:
@@ -262,8 +257,9 @@ def _iter_chunks(Q, D, yq, yd, multilabel, n_bits, leave_one_out):
     row_bytes = max(1, D.shape[0] * 13)
     budget = get_config()["working_memory"] * 2**20
     chunk = int(min(Q.shape[0], max(1, budget // row_bytes)))
+    DT = to_words(D, transpose=True)  # once, not per chunk
     for sl in gen_batches(Q.shape[0], chunk):
-        yield _chunk_stats(Q[sl], D, yq[sl], yd, multilabel, n_bits, leave_one_out, sl.start)
+        yield _chunk_stats(Q[sl], DT, yq[sl], yd, multilabel, n_bits, leave_one_out, sl.start)
 
 
 def _check_ties(ties):
