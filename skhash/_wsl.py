@@ -361,7 +361,13 @@ class WSLHasher(_LinearHasher):
         self : WSLHasher
             The fitted estimator.
         """
-        with rollback_on_error(self):
+        # One thread for every BLAS and OpenMP call of the fit. The objective's products
+        # are small and memory-bound, so threads only contend (MNIST-5k, busy 2-core
+        # machine: 1.1-1.9x longer with two; bench_wsl.py). And the per-bit MMA runs
+        # amplify round-off: with the Gram and Laplacian forms summed in another order
+        # by two BLAS threads, digits mAP moved by up to 0.03. One thread gives the same
+        # codes whatever the machine's thread settings.
+        with rollback_on_error(self), threadpool_limits(limits=1):
             X = _validate_fit_data(self, X, y if self.supervised is False else None)
             n, d = X.shape
             self._check_n_bits(
@@ -455,28 +461,24 @@ class WSLHasher(_LinearHasher):
         )
         W = W.copy()
         history = [problem.record(W, 0, 0)]
-        # One BLAS thread: the objective's products are small and memory-bound, and
-        # threads contend with each other (WSL on MNIST-5k, busy 2-core machine: the
-        # fit took 1.1-1.9x longer with two threads than with one; bench_wsl.py).
-        with threadpool_limits(limits=1, user_api="blas"):
-            for round_ in range(self.max_rounds):
-                n_accepted = n_evals = 0
-                for k in range(K):
-                    accepted, evals = self._update_bit(problem, W, k)
-                    n_accepted += accepted
-                    n_evals += evals
-                history.append(problem.record(W, n_accepted, n_evals))
-                if self.verbose:
-                    h = history[-1]
-                    print(
-                        f"[WSLHasher] round {round_ + 1}: loss={h['loss']:.4f} "
-                        f"consistency={h['consistency']:.4f} "
-                        f"orthogonality={h['orthogonality']:.4f} "
-                        f"accepted={n_accepted}/{K}"
-                    )
-                previous, current = history[-2]["lagrangian"], history[-1]["lagrangian"]
-                if n_accepted == 0 or previous - current <= self.ftol_rel * abs(previous):
-                    break
+        for round_ in range(self.max_rounds):
+            n_accepted = n_evals = 0
+            for k in range(K):
+                accepted, evals = self._update_bit(problem, W, k)
+                n_accepted += accepted
+                n_evals += evals
+            history.append(problem.record(W, n_accepted, n_evals))
+            if self.verbose:
+                h = history[-1]
+                print(
+                    f"[WSLHasher] round {round_ + 1}: loss={h['loss']:.4f} "
+                    f"consistency={h['consistency']:.4f} "
+                    f"orthogonality={h['orthogonality']:.4f} "
+                    f"accepted={n_accepted}/{K}"
+                )
+            previous, current = history[-2]["lagrangian"], history[-1]["lagrangian"]
+            if n_accepted == 0 or previous - current <= self.ftol_rel * abs(previous):
+                break
         return W, history
 
     def _update_bit(self, problem, W, k):
