@@ -64,7 +64,6 @@ sphinx_gallery_conf = {
     "ignore_pattern": r"__init__\.py",
     "within_subsection_order": "FileNameSortKey",
     "doc_module": ("skhash",),
-    "reference_url": {"skhash": None},
     "backreferences_dir": str(HERE / "generated" / "backreferences"),
     "show_memory": False,
     "remove_config_comments": True,
