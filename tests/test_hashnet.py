@@ -6,6 +6,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import make_multilabel_classification
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_limits
@@ -43,13 +44,14 @@ def _naive_loss(H, H2, S, alpha, w_sim, w_dis, C=None):
     """Eq. 4 written as in the paper, in float64, summed over all pairs / |S|."""
     a = alpha * (H @ H2.T)
     loss = np.log1p(np.exp(a)) - alpha * (S > 0) * (H @ H2.T)
-    c = np.ones_like(S) if C is None else C
+    # HashNet+C: c rescaled so that it sums to the number of similar pairs.
+    c = np.ones_like(S) if C is None else C * (S > 0).sum() / C[S > 0].sum()
     w = np.where(S > 0, w_sim * c, w_dis)
     return (w * loss).sum() / S.size
 
 
 def test_loss_matches_the_paper_formula_and_balanced_weights():
-    """softplus form equals Eq. 4; balanced = |S|/|S1| and |S|/|S0|; C scales similar pairs."""
+    """softplus form equals Eq. 4; balanced = |S|/|S1| and |S|/|S0|; C reweights similar pairs."""
     rng = np.random.default_rng(0)
     H, H2 = np.tanh(rng.normal(size=(5, 6))), np.tanh(rng.normal(size=(9, 6)))
     S = (rng.random((5, 9)) < 0.25).astype(float)
@@ -61,6 +63,22 @@ def test_loss_matches_the_paper_formula_and_balanced_weights():
         np.testing.assert_allclose(float(got), _naive_loss(H, H2, S, 0.7, w_sim, w_dis))
         got_c = hashnet_pair_loss(t(H), t(H2), t(S), alpha=0.7, weighting=weighting, C=t(C))
         np.testing.assert_allclose(float(got_c), _naive_loss(H, H2, S, 0.7, w_sim, w_dis, C))
+
+
+def test_continuous_similarity_keeps_the_similar_pairs_share():
+    """c_ij moves weight between similar pairs only: a constant c is the binary loss."""
+    rng = np.random.default_rng(1)
+    H, H2 = (torch.tanh(torch.from_numpy(rng.normal(size=(n, 8)))) for n in (6, 20))
+    S = torch.from_numpy((rng.random((6, 20)) < 0.2).astype(float))
+    mask = torch.from_numpy(rng.random((6, 20)) < 0.8)
+    for weighting in ("none", "balanced"):
+        binary = hashnet_pair_loss(H, H2, S, alpha=0.5, weighting=weighting, mask=mask)
+        for c in (0.05, 0.3, 1.0):
+            scaled = hashnet_pair_loss(H, H2, S, alpha=0.5, weighting=weighting, C=c * S, mask=mask)
+            torch.testing.assert_close(scaled, binary)
+    # A non-constant c does change the (balanced) loss: the pairs it favours count more.
+    C = S * torch.from_numpy(rng.random((6, 20)))
+    assert not torch.isclose(hashnet_pair_loss(H, H2, S, alpha=0.5, C=C, mask=mask), binary)
 
 
 def test_loss_gradient_is_the_papers_eq7():
@@ -143,6 +161,30 @@ def test_multilabel_jaccard_similarity_hashnet_c(digits):
             > 0.8
         )
     assert not np.array_equal(jaccard.transform(digits.X_db), binary.transform(digits.X_db))
+
+
+def test_hashnet_c_keeps_up_with_binary_hashnet_on_multilabel_data():
+    """HashNet+C (Jaccard) retrieves about as well as binary HashNet; outputs don't shrink."""
+    X, Y = make_multilabel_classification(
+        n_samples=1000,
+        n_features=30,
+        n_classes=10,
+        n_labels=2,
+        allow_unlabeled=False,
+        random_state=0,
+    )
+    X = np.log1p(X)
+    fitted, mAP = {}, {}
+    for similarity in ("binary", "jaccard"):
+        h = _fast(max_epochs=10, similarity=similarity).fit(X[:800], Y[:800])
+        fitted[similarity] = h
+        mAP[similarity] = mean_average_precision(
+            h.transform(X[800:]), Y[800:], h.transform(X[:800]), Y[:800]
+        )
+    chance = mean_average_precision(np.ones((200, 1)), Y[800:], np.ones((800, 1)), Y[:800])
+    assert mAP["jaccard"] > mAP["binary"] - 0.02 and mAP["jaccard"] > chance + 0.15
+    size = {k: np.abs(np.tanh(h.beta_ * h.decision_function(X))).mean() for k, h in fitted.items()}
+    assert size["jaccard"] > 0.8 * size["binary"]
 
 
 def test_pairwise_supervision_only(digits):

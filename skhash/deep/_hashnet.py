@@ -37,7 +37,8 @@ class HashNetHasher(BaseDeepHasher):
     similarity : {"binary", "jaccard"}, default="binary"
         ``"jaccard"``: the weight of a similar pair is multiplied by the Jaccard
         similarity of the two label sets, ``|y_i ∩ y_j| / |y_i ∪ y_j|`` (the paper's
-        HashNet+C, for multi-label data). With pair supervision, a pair's given
+        HashNet+C, for multi-label data), rescaled so that the similar pairs keep
+        their share of the loss (see Notes). With pair supervision, a pair's given
         ``s`` plays that role. ``s_ij`` in the likelihood stays binary (shares a
         label) either way.
     continuation : bool, default=True
@@ -120,8 +121,16 @@ class HashNetHasher(BaseDeepHasher):
     - Normalisation: the weighted sum is divided by the number of pairs ``|S|``, so
       with balanced weights the loss is the mean loss of the similar pairs plus
       the mean loss of the dissimilar pairs.
-    - HashNet+C: the paper's ``w_ij = c_ij · |S| / |S₁|`` would give dissimilar
-      pairs (c_ij = 0) no weight at all; c_ij scales similar pairs only.
+    - HashNet+C: Eq. 2 reads ``w_ij = c_ij · |S| / |S₁|`` for similar pairs; here
+      ``|S₁|`` is counted as the similar pairs' total continuous similarity
+      ``Σ_{S₁} c_ij``, i.e. ``w_ij = c_ij · |S| / Σ_{S₁} c_ij`` (c rescaled to a mean of
+      1 over the block's similar pairs). c_ij then only moves weight between similar
+      pairs, as the paper intends, while the similar and dissimilar pairs keep the
+      equal shares that are the point of Eq. 2. Taken literally, with c_ij < 1
+      (Jaccard values average about 0.3 on multi-label data) the similar pairs lose
+      most of their share, dissimilar pairs dominate and the outputs collapse
+      towards 0 (measured: mAP near chance). The paper's c_ij = 0 for dissimilar
+      pairs would give them no weight at all; they keep c_ij = 1.
     - Continuation: the paper's Algorithm 1 trains to convergence at each β; the
       authors' code (followed here) raises β by a fixed schedule in steps, and β
       stays finite. Codes are ``sgn(z)``, which equals ``sgn(tanh(βz))`` for any

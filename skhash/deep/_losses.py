@@ -36,8 +36,10 @@ def hashnet_pair_loss(H, H_other, S, *, alpha, weighting="balanced", C=None, mas
     C : Tensor of shape (b, n), default=None
         Continuous similarity c_ij multiplying the weight of similar pairs (the
         paper's HashNet+C, e.g. the Jaccard similarity of label sets); None means 1.
-        Dissimilar pairs keep c = 1, since c_ij = 0 there would remove them from the
-        loss.
+        It is rescaled to a mean of 1 over the counted similar pairs of the block,
+        so it shifts weight *between* similar pairs but leaves their total, and so
+        the |S| / |S₁| : |S| / |S₀| balance, as with c = 1. Dissimilar pairs keep
+        c = 1, since c_ij = 0 there would remove them from the loss.
     mask : Tensor of bool of shape (b, n), default=None
         Pairs that count; all when None.
 
@@ -45,8 +47,8 @@ def hashnet_pair_loss(H, H_other, S, *, alpha, weighting="balanced", C=None, mas
     -------
     loss : Tensor, scalar
         ``Σ w_ij L_ij / |S|``, the weighted sum over counted pairs divided by their
-        number: with balanced weights and c = 1, the mean loss of the similar pairs
-        plus the mean loss of the dissimilar pairs.
+        number: with balanced weights, the mean loss of the similar pairs (weighted
+        by c when given) plus the mean loss of the dissimilar pairs.
 
     Examples
     --------
@@ -65,8 +67,9 @@ def hashnet_pair_loss(H, H_other, S, *, alpha, weighting="balanced", C=None, mas
         mask = torch.ones_like(similar)
     maskf = mask.to(a.dtype)
     n_pairs = maskf.sum()
+    similarf = maskf * similar
+    n_similar = similarf.sum()
     if weighting == "balanced":
-        n_similar = (maskf * similar).sum()
         n_dissimilar = n_pairs - n_similar
         w_similar = n_pairs / n_similar.clamp_min(1.0)
         w_dissimilar = n_pairs / n_dissimilar.clamp_min(1.0)
@@ -74,6 +77,14 @@ def hashnet_pair_loss(H, H_other, S, *, alpha, weighting="balanced", C=None, mas
         w_similar = w_dissimilar = torch.ones((), dtype=a.dtype, device=a.device)
     else:
         raise ValueError(f"weighting must be 'balanced' or 'none'; got {weighting!r}.")
-    weight_similar = w_similar if C is None else w_similar * C.to(a.dtype)
+    if C is None:
+        weight_similar = w_similar
+    else:
+        # Σ c over the similar pairs made equal to their number: c_ij < 1 alone would
+        # shrink the similar pairs' share and the outputs collapse towards 0.
+        C = C.to(a.dtype) * similarf
+        c_sum = C.sum()
+        scale = torch.where(c_sum > 0, n_similar / c_sum.clamp_min(1e-12), 1.0)
+        weight_similar = w_similar * scale * C
     weight = torch.where(similar, weight_similar, w_dissimilar) * maskf
     return (weight * loss).sum() / n_pairs.clamp_min(1.0)
