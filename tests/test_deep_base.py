@@ -128,6 +128,22 @@ def test_same_random_state_gives_identical_codes_without_global_seeding(digits):
     assert not np.array_equal(a, c)
 
 
+def test_fit_never_seeds_torch_globally_on_any_device(digits):
+    """A fit seeds no CUDA generator (not even lazily) and leaves the CPU's state as it was."""
+    X, y = digits
+    before = torch.get_rng_state()
+    with (
+        mock.patch("torch.cuda.manual_seed_all") as seed_all,
+        mock.patch("torch.cuda.manual_seed") as seed_one,
+    ):
+        a = _PairHasher(**_fast(dropout=0.3)).fit(X, y).transform(X)
+        b = _PairHasher(**_fast(dropout=0.3)).fit(X, y).transform(X)
+    seed_all.assert_not_called()
+    seed_one.assert_not_called()
+    assert torch.equal(torch.get_rng_state(), before)
+    np.testing.assert_array_equal(a, b)
+
+
 def test_float32_and_float64_input_give_the_same_codes(digits):
     """The network runs in float32; float64 input is cast per batch."""
     X, y = digits

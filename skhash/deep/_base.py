@@ -93,18 +93,38 @@ def _torch_threads(n_jobs):
         torch.set_num_threads(previous)
 
 
+def _default_generators(device):
+    """torch's default generators a fit on ``device`` draws from: the CPU's, the device's."""
+    generators = [torch.default_generator]
+    if device.type == "cuda":
+        torch.cuda.init()  # fills torch.cuda.default_generators
+        generators.append(torch.cuda.default_generators[device.index])
+    elif device.type == "mps":
+        from torch.mps import _get_default_mps_generator
+
+        generators.append(_get_default_mps_generator())
+    return generators
+
+
 @contextlib.contextmanager
 def _isolated_rng(seed, device):
-    """Seed torch's global generators for the body only, restoring them after.
+    """Seed the default generators of the CPU and ``device`` for the body, restore after.
 
-    Dropout and a user's module draw from torch's global generators, which take no
-    ``generator`` argument; forking them keeps the fit reproducible without changing
-    the caller's random state.
+    Dropout and a user's module's initialisation draw from torch's default
+    generators, which take no ``generator`` argument, so those are seeded; but only
+    the ones this fit uses, one by one and with their states restored, never through
+    ``torch.manual_seed``, which also (lazily) reseeds every CUDA device and is not
+    undone by forking the CPU state.
     """
-    devices = [device.index] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+    generators = _default_generators(device)
+    states = [g.get_state() for g in generators]
+    try:
+        for g in generators:
+            g.manual_seed(seed)
         yield
+    finally:
+        for g, state in zip(generators, states, strict=True):
+            g.set_state(state)
 
 
 def _check_hidden_layer_sizes(sizes):
@@ -303,7 +323,9 @@ class BaseDeepHasher(BaseHasher):
     random_state : int, RandomState instance or None, default=None
         Seeds the network's initialisation, the batch order and dropout. Same
         value → identical codes on the CPU (GPU kernels may not be deterministic).
-        The caller's numpy and torch global random states are left untouched.
+        The caller's numpy and torch global random states are left untouched, on
+        the CPU and on every GPU: only the default generators of the CPU and of the
+        fitting device are seeded, for the fit's duration.
     verbose : int, default=0
         ``> 0``: a tqdm progress bar per fit, with the epoch and loss.
     """
