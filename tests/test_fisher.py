@@ -282,6 +282,16 @@ def test_pairs_only_supervision_is_refused_with_the_reason(digits):
         FisherHasher(**_fast()).fit(X, pairs=pairs)
 
 
+def test_fit_without_y_asks_for_labels_not_pairs(digits):
+    """Without y the error says labels are needed (centres are per class), not pairs=."""
+    with pytest.raises(ValueError, match="requires y to be passed") as info:
+        FisherHasher(**_fast()).fit(digits.X_db[:50])
+    message = str(info.value)
+    assert "class labels y or a label indicator matrix" in message
+    assert "defined per class" in message
+    assert "or pairwise supervision pairs=" not in message
+
+
 @pytest.mark.parametrize(
     ("params", "match"),
     [

@@ -272,6 +272,11 @@ class BaseDeepHasher(BaseHasher):
     ``_requires_labels`` (class attribute, default True)
         Whether ``fit`` needs ``y`` or ``pairs``; when False and neither is given,
         ``sup`` is None.
+    ``_labels_only_reason`` (class attribute, default None)
+        None when pairwise supervision alone can train the method. Otherwise why it
+        needs labels (a sentence), given by the error of a fit without ``y``, which
+        then asks for labels only; the hooks must still refuse ``pairs=`` (e.g. in
+        ``_init_loss_state``, where ``sup.labels`` is None).
     ``_similarity_kind(self)`` (optional)
         The label-similarity kind of the :class:`skhash._similarity.Supervision`
         built by ``fit`` (default ``getattr(self, "similarity", "binary")``).
@@ -347,6 +352,7 @@ class BaseDeepHasher(BaseHasher):
     }
 
     _requires_labels = True
+    _labels_only_reason = None
 
     def __init__(
         self,
@@ -409,10 +415,19 @@ class BaseDeepHasher(BaseHasher):
     def _check_fit_supervision(self, y, pairs, n_samples):
         if y is None and pairs is None:
             if self._requires_labels:
+                if self._labels_only_reason is None:
+                    hint = (
+                        "pass class labels y, a label indicator matrix, or pairwise "
+                        "supervision pairs=."
+                    )
+                else:
+                    hint = (
+                        "pass class labels y or a label indicator matrix: "
+                        f"{self._labels_only_reason}"
+                    )
                 raise ValueError(
                     f"{type(self).__name__} requires y to be passed, but the target y is "
-                    "None: pass class labels y, a label indicator matrix, or pairwise "
-                    "supervision pairs=."
+                    f"None: {hint}"
                 )
             return None
         return check_supervision(y, pairs, n_samples, kind=self._similarity_kind())

@@ -379,6 +379,12 @@ class FisherHasher(BaseDeepHasher):
     #: Gradient steps on V per relaxed C-step; sweeps per discrete C-step (at most).
     _center_iter = {"relaxed": 50, "discrete": 10}
 
+    _labels_only_reason = (
+        "its class centres C and the intra-class term are defined per class, which "
+        "pairwise supervision (pairs=) does not give; HashNetHasher and DHAHasher "
+        "learn from pairs alone."
+    )
+
     def __init__(
         self,
         n_bits=32,
@@ -433,10 +439,8 @@ class FisherHasher(BaseDeepHasher):
     def _init_loss_state(self, sup, n_samples, device):
         if sup.labels is None:
             raise ValueError(
-                "FisherHasher needs class labels y: its class centres C and the "
-                "intra-class term are defined per class, which pairwise supervision "
-                "(pairs=) does not give. Pass y (class labels or a label indicator "
-                "matrix), or use HashNetHasher or DHAHasher, which learn from pairs alone."
+                "FisherHasher needs class labels y (class labels or a label indicator "
+                f"matrix): {self._labels_only_reason}"
             )
         if self.phi == 0 and self.quantization_weight == 0:
             raise ValueError(
