@@ -20,10 +20,6 @@ from ._similarity import check_supervision
 
 __all__ = ["SCHHasher"]
 
-# n_pairs_per_sample=None asks for every pair; above this many the pairs (and the
-# dense label products that produce them) no longer fit comfortably in memory.
-_MAX_ALL_PAIRS = 5_000_000
-
 # Below this many training samples the bit problem is solved densely: ARPACK needs a
 # Krylov space larger than the problem and is slower than LAPACK at this size anyway.
 _DENSE_EIGEN_MAX = 64
@@ -126,11 +122,14 @@ class SCHHasher(BaseHasher):
         ``"none"``: every pair weighs 1, and the whole code is one block of
         ``n_bits`` bits (the paper's SCH_uw; see Notes).
     n_pairs_per_sample : int or None, default=500
-        Labelled partners drawn per training sample from label supervision (the
-        paper: 1,000 training samples, each knowing its relation to 500 others).
-        With pair supervision, each sample keeps at most this many of its given
-        pairs. None uses every pair (label supervision: all ``n(n − 1) / 2``, allowed
-        up to 5,000,000 pairs).
+        Labelled partners drawn per training sample from label supervision, uniformly
+        without replacement (the paper: 1,000 training samples, each knowing its
+        relation to 500 others); memory and time grow as ``n_samples`` times this.
+        None, or an integer of at least ``n_samples − 1``, uses every pair, all
+        ``n(n − 1) / 2`` of them; that is allowed up to 5,000,000 pairs (about 3,160
+        training samples), and beyond it ``fit`` raises a ``ValueError`` asking for a
+        smaller integer rather than exhausting memory. With pair supervision, each
+        sample keeps at most this many of its given pairs.
     similarity : {"binary", "jaccard", "cosine"}, default="binary"
         Similarity of label supervision: share-a-label, or the Jaccard or cosine
         similarity of multi-label indicator rows. A similarity ``s`` between 0 and 1
@@ -340,14 +339,6 @@ class SCHHasher(BaseHasher):
                     "pairs=."
                 )
             supervision = check_supervision(y, pairs, n, kind=self.similarity)
-            if supervision.from_labels and self.n_pairs_per_sample is None:
-                n_all = n * (n - 1) // 2
-                if n_all > _MAX_ALL_PAIRS:
-                    raise ValueError(
-                        f"n_pairs_per_sample=None uses all {n_all} pairs of the {n} "
-                        f"training samples, more than {_MAX_ALL_PAIRS}; pass an integer "
-                        "n_pairs_per_sample (the paper uses 500)."
-                    )
             i, j, s = supervision.sample_pairs(self.n_pairs_per_sample, rng)
             i, j, s = _unordered_pairs(i, j, s, n)
             if not (s > 0).any() or not (s < 1).any():

@@ -17,6 +17,15 @@ __all__ = [
 
 _KINDS = ("binary", "jaccard", "cosine")
 
+# All pairs of a training set (n_pairs_per_sample=None, or at least n_samples - 1) are
+# used only up to this many unordered pairs: each is returned in both directions as
+# (i, j, s), so the limit is 10 million rows, about 240 MB before any hasher's own copies.
+_MAX_ALL_PAIRS = 5_000_000
+
+# Pairs whose multi-label similarity is computed at once, bounding the sparse rows
+# gathered for them.
+_PAIR_CHUNK = 1 << 20
+
 
 def check_labels(y, n_samples=None):
     """Validate class labels or a multi-label indicator matrix.
@@ -235,12 +244,16 @@ class Supervision:
     def sample_pairs(self, n_pairs_per_sample=None, random_state=None):
         """Labelled pairs as arrays ``(i, j, s)`` with ``i != j``.
 
-        With label supervision, each sample is paired with ``n_pairs_per_sample``
-        others drawn uniformly without replacement (all others when None). With pair
-        supervision, the given pairs are returned (subsampled per sample when
-        ``n_pairs_per_sample`` is smaller than a sample's number of pairs).
-        Memory is O(n_samples * n_pairs_per_sample), never a dense n x n matrix
-        unless all pairs were asked for.
+        With label supervision, each sample ``i`` is paired with
+        ``min(n_pairs_per_sample, n_samples - 1)`` others ``j`` drawn uniformly without
+        replacement. None, or any integer of at least ``n_samples - 1``, pairs each
+        sample with all the others: every pair then appears once in each direction,
+        and this is refused with a ``ValueError`` when the training set has more than
+        ``_MAX_ALL_PAIRS`` (five million) unordered pairs. With pair supervision, the
+        given pairs are returned (subsampled per sample when ``n_pairs_per_sample`` is
+        smaller than a sample's number of pairs).
+
+        Memory is O(number of pairs returned); no n x n matrix is ever built.
         """
         rng = check_random_state(random_state)
         n = self.n_samples
@@ -257,7 +270,20 @@ class Supervision:
                 i, j, s = i[keep], j[keep], s[keep]
             return i, j, s
         if n_pairs_per_sample is None or n_pairs_per_sample >= n - 1:
-            i, j = np.nonzero(~np.eye(n, dtype=bool))
+            n_all = n * (n - 1) // 2
+            if n_all > _MAX_ALL_PAIRS:
+                raise ValueError(
+                    f"n_pairs_per_sample={n_pairs_per_sample} uses all {n_all} pairs of "
+                    f"the {n} training samples (n_samples={n}; every sample paired with "
+                    f"all n_samples - 1 = {n - 1} others), more than the limit of "
+                    f"{_MAX_ALL_PAIRS}; pass an integer n_pairs_per_sample below {n - 1} "
+                    "to sample that many partners per sample (the paper uses 500)."
+                )
+            # Partner k of sample r is k, skipping r itself: the off-diagonal of the
+            # n x n grid, row by row, without building the grid.
+            i = np.repeat(np.arange(n, dtype=np.int64), n - 1)
+            j = np.tile(np.arange(n - 1, dtype=np.int64), n)
+            j += j >= i
         else:
             m = int(n_pairs_per_sample)
             # Draw m distinct partners among the n - 1 others: sample from [0, n-1)
@@ -268,17 +294,25 @@ class Supervision:
             i = np.repeat(np.arange(n), m)
             j = j.ravel()
             j = j + (j >= i)
-        s = np.asarray(
-            self.labels[i].multiply(self.labels[j]).sum(axis=1), dtype=np.float64
-        ).ravel()
-        if self.kind == "binary":
-            s = (s > 0).astype(np.float64)
-        else:
-            ni = np.asarray(self.labels[i].sum(axis=1)).ravel()
-            nj = np.asarray(self.labels[j].sum(axis=1)).ravel()
-            denom = ni + nj - s if self.kind == "jaccard" else np.sqrt(ni * nj)
-            s = np.where(denom > 0, s / np.where(denom > 0, denom, 1.0), 0.0)
-        return i.astype(np.int64), j.astype(np.int64), s
+        return i, j, _pair_label_similarity(self.labels, i, j, self.kind)
+
+
+def _pair_label_similarity(Y, i, j, kind):
+    """Label similarity of the pairs ``(i[k], j[k])`` of indicator rows of ``Y``."""
+    sizes = Y.getnnz(axis=1)
+    if np.all(sizes == 1):
+        # One label per sample (class labels): every kind is 1 on the same label, else 0.
+        label = Y.indices
+        return (label[i] == label[j]).astype(np.float64)
+    s = np.empty(len(i), dtype=np.float64)
+    for start in range(0, len(i), _PAIR_CHUNK):
+        rows = slice(start, start + _PAIR_CHUNK)
+        s[rows] = np.asarray(Y[i[rows]].multiply(Y[j[rows]]).sum(axis=1)).ravel()
+    if kind == "binary":
+        return (s > 0).astype(np.float64)
+    ni, nj = sizes[i].astype(np.float64), sizes[j].astype(np.float64)
+    denom = ni + nj - s if kind == "jaccard" else np.sqrt(ni * nj)
+    return np.where(denom > 0, s / np.where(denom > 0, denom, 1.0), 0.0)
 
 
 def check_supervision(y=None, pairs=None, n_samples=None, *, kind="binary"):

@@ -293,12 +293,18 @@ def test_sampled_pairs_without_a_similar_pair_are_a_clear_error():
         pytest.fail("no seed drew a pair set without a similar pair")
 
 
-def test_all_pairs_of_a_large_training_set_are_refused():
-    """n_pairs_per_sample=None on a set with too many pairs asks for an integer."""
+@pytest.mark.parametrize("n_pairs_per_sample", [None, 10**6])
+def test_all_pairs_of_a_large_training_set_are_refused(n_pairs_per_sample):
+    """None, or more partners than samples, on a set with too many pairs asks for less."""
     X = np.zeros((3200, 2))
     y = np.arange(3200) % 2
-    with pytest.raises(ValueError, match="n_pairs_per_sample=None uses all 5118400 pairs"):
-        SCHHasher(n_pairs_per_sample=None).fit(X, y)
+    model = SCHHasher(n_pairs_per_sample=n_pairs_per_sample)
+    with pytest.raises(
+        ValueError,
+        match=rf"n_pairs_per_sample={n_pairs_per_sample} uses all 5118400 pairs.*limit",
+    ):
+        model.fit(X, y)
+    assert not hasattr(model, "codes_")
 
 
 @pytest.mark.parametrize(

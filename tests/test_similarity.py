@@ -1,5 +1,7 @@
 """Labels and pairs turned into pairwise supervision."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -46,8 +48,47 @@ def test_sample_pairs_is_seeded_sparse_and_excludes_self():
         assert len(np.unique(j[i == r])) == 20
     i2, j2, _ = sup.sample_pairs(20, random_state=1)
     np.testing.assert_array_equal(j, j2)
-    i_all, j_all, _ = sup.sample_pairs(None)
-    assert len(i_all) == 300 * 299
+
+
+@pytest.mark.parametrize("n_pairs_per_sample", [None, 59, 10**9])
+@pytest.mark.parametrize("kind", ["binary", "jaccard", "cosine"])
+def test_every_partner_means_all_pairs_each_way(n_pairs_per_sample, kind):
+    """None or >= n - 1 partners gives each ordered pair i != j once, with its similarity."""
+    Y = (np.random.default_rng(0).random((60, 5)) < 0.3).astype(int)
+    Y[0] = 0  # a sample with no label: similarity 0 to everyone
+    sup = check_supervision(Y, n_samples=60, kind=kind)
+    i, j, s = sup.sample_pairs(n_pairs_per_sample, random_state=0)
+    assert len(i) == 60 * 59
+    grid = np.full((60, 60), -1.0)
+    grid[i, j] = s
+    expected = label_similarity(sp.csr_matrix(Y), sp.csr_matrix(Y), kind)
+    off_diagonal = ~np.eye(60, dtype=bool)
+    np.testing.assert_allclose(grid[off_diagonal], expected[off_diagonal])
+
+
+@pytest.mark.parametrize("n_pairs_per_sample", [None, 3199, 10**6])
+def test_all_pairs_of_a_large_training_set_are_refused(n_pairs_per_sample):
+    """Asking every partner of 3,200 samples (5.1M pairs) is a clear error, not an OOM."""
+    sup = check_supervision(np.arange(3200) % 7, n_samples=3200)
+    with pytest.raises(
+        ValueError,
+        match=rf"n_pairs_per_sample={n_pairs_per_sample} uses all 5118400 pairs of the "
+        r"3200 training samples \(n_samples=3200.*limit of 5000000",
+    ):
+        sup.sample_pairs(n_pairs_per_sample)
+
+
+def test_all_pairs_take_about_the_memory_of_the_pairs_returned():
+    """All pairs of 1,500 samples peak below twice the arrays returned (no n x n grid)."""
+    sup = check_supervision(np.arange(1500) % 5, n_samples=1500)
+    tracemalloc.start()
+    try:
+        i, j, s = sup.sample_pairs(None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(i) == 1500 * 1499
+    assert peak < 2 * (i.nbytes + j.nbytes + s.nbytes)
 
 
 def test_pair_supervision_block_marks_unknown_pairs():
