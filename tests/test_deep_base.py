@@ -275,6 +275,35 @@ def test_unfitted_estimator_pickles(digits):
     assert clone(est).module is not est.module
 
 
+def test_module_template_on_a_gpu_pickles_as_a_cpu_copy(digits):
+    """A ``module`` template on a GPU pickles as a CPU copy: it loads on a CPU-only machine."""
+    X, y = digits
+    template = torch.nn.Linear(64, 8)
+    weights = {k: v.clone() for k, v in template.state_dict().items()}
+    h = _PairHasher(module=template, n_bits=8, max_epochs=1, random_state=0).fit(X, y)
+    # Pickle as on a GPU machine: the template's own storages are tagged as CUDA ones.
+    on_gpu = {t.untyped_storage().data_ptr() for t in template.state_dict().values()}
+    cpu_tag = torch.serialization.location_tag
+
+    def location_tag(storage):
+        return "cuda:0" if storage.data_ptr() in on_gpu else cpu_tag(storage)
+
+    with mock.patch("torch.serialization.location_tag", location_tag):
+        payload = pickle.dumps(h)
+        template_alone = pickle.dumps(template)
+    with mock.patch("torch.cuda.is_available", return_value=False):
+        with pytest.raises(RuntimeError, match="on a CUDA device"):
+            pickle.loads(template_alone)  # what pickling the template as it is gives
+        restored = pickle.loads(payload)
+    assert all(t.device.type == "cpu" for t in restored.module.state_dict().values())
+    for k, v in restored.module.state_dict().items():
+        assert torch.equal(v, weights[k])
+    np.testing.assert_array_equal(restored.transform(X), h.transform(X))
+    # The user's module is the one the estimator holds, untouched.
+    assert h.module is template
+    assert {t.untyped_storage().data_ptr() for t in template.state_dict().values()} == on_gpu
+
+
 def test_verbose_shows_a_progress_bar_with_epoch_and_loss(digits, capsys):
     """verbose=1 writes one tqdm bar with the epoch and the loss in its postfix."""
     X, y = digits

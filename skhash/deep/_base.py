@@ -127,6 +127,22 @@ def _isolated_rng(seed, device):
             g.set_state(state)
 
 
+def _cpu_copy(module):
+    """A deep copy of ``module`` with its parameters and buffers on the CPU.
+
+    The tensors are copied straight to the CPU (never duplicated on their device),
+    and always copied, so the result shares no storage with ``module``.
+    """
+    memo = {}
+    for p in module.parameters():
+        memo[id(p)] = torch.nn.Parameter(
+            p.detach().to("cpu", copy=True), requires_grad=p.requires_grad
+        )
+    for b in module.buffers():
+        memo[id(b)] = b.detach().to("cpu", copy=True)
+    return copy.deepcopy(module, memo).to("cpu")
+
+
 def _check_hidden_layer_sizes(sizes):
     if isinstance(sizes, Integral) and not isinstance(sizes, bool):
         sizes = (sizes,)
@@ -297,8 +313,9 @@ class BaseDeepHasher(BaseHasher):
         (b, n_bits) outputs, e.g. a CNN starting with ``torch.nn.Unflatten`` for
         raw images. ``fit`` trains a deep copy end-to-end (all its parameters), so
         the module you pass is never modified and a pretrained backbone keeps its
-        weights as the starting point. Keep it on the CPU; ``fit`` moves the copy
-        to ``device``.
+        weights as the starting point. ``fit`` moves the copy to ``device``.
+        Pickling stores a CPU copy of it, so a pickle made with a template on a GPU
+        loads on a machine without one (its ``module`` is then on the CPU).
     optimizer : {"adam", "adamw", "sgd"}, default="adam"
         ``"sgd"`` uses ``momentum``.
     lr : float, default=1e-3
@@ -592,6 +609,10 @@ class BaseDeepHasher(BaseHasher):
 
     def __getstate__(self):
         state = dict(super().__getstate__())
+        if isinstance(state.get("module"), torch.nn.Module):
+            # A template on a GPU would pickle its GPU tensors, and fail to load on a
+            # machine without one; the user's module itself is left where it is.
+            state["module"] = _cpu_copy(state["module"])
         module = state.pop("module_", None)
         if module is not None:
             # Weights only, moved to the CPU: the pickle loads on any machine, and the
