@@ -119,14 +119,28 @@ def test_balanced_weights_prevent_the_collapse_of_unweighted_pairs(digits):
     assert balanced > unweighted + 0.3
 
 
-def test_beta_follows_the_authors_schedule(digits):
-    """β = (1 + 0.005 t)^0.5 with t rounded down to a multiple of 200 steps; fixed without."""
-    h = _fast(max_epochs=8).fit(digits.X_db, digits.y_db)
-    t = (h.n_steps_ // 200) * 200
-    assert h.n_steps_ == 8 * 25 and t == 200
-    assert h.beta_ == pytest.approx((1 + 0.005 * t) ** 0.5)
-    h2 = _fast(max_epochs=2, continuation=False, beta_init=2.0).fit(digits.X_db, digits.y_db)
-    assert h2.beta_ == 2.0
+def test_beta_is_the_one_the_last_training_step_used(digits):
+    """Each step's loss uses the stepped β schedule; beta_ is the last step's β, not the next."""
+    X, y = digits.X_db[:60], digits.y_db[:60]
+    # One batch per epoch and a zero learning rate: the network stays as initialised,
+    # so each epoch's loss is a function of that step's β alone.
+    params = dict(batch_size=64, max_epochs=4, beta_step=2, beta_gamma=1.0, beta_power=0.5)
+    h = _fast(lr_schedule=lambda epoch: 0.0, **params).fit(X, y)
+    Z = torch.from_numpy(h.decision_function(X))
+    S = torch.from_numpy((y[:, None] == y[None, :]).astype(np.float32))
+    mask = ~torch.eye(len(y), dtype=torch.bool)
+
+    def loss_at(beta):
+        H = torch.tanh(beta * Z)
+        return float(hashnet_pair_loss(H, H, S, alpha=h.alpha_, mask=mask))
+
+    # Steps 0-3 see t = 0, 0, 2, 2 (rounded down to multiples of beta_step = 2).
+    expected = [loss_at(b) for b in (1.0, 1.0, 3**0.5, 3**0.5)]
+    np.testing.assert_allclose(h.loss_curve_, expected, rtol=1e-5)
+    assert h.n_steps_ == 4 and h.beta_ == pytest.approx(3**0.5)
+    assert loss_at(h.beta_) == pytest.approx(h.loss_curve_[-1], rel=1e-5)
+    fixed = _fast(max_epochs=2, continuation=False, beta_init=2.0).fit(X, y)
+    assert fixed.beta_ == 2.0
 
 
 def test_continuation_changes_training_but_not_the_sign_rule(digits):

@@ -91,7 +91,8 @@ class HashNetHasher(BaseDeepHasher):
     alpha_ : float
         α used.
     beta_ : float
-        β at the end of training.
+        β of the last training step (the activation ``tanh(β z)`` its loss was
+        computed with).
     loss_curve_ : list of float
         Mean training loss per epoch.
     n_iter_ : int
@@ -237,6 +238,7 @@ class HashNetHasher(BaseDeepHasher):
 
     def _batch_loss(self, z, idx, bank, sup, epoch):
         beta = self._beta(self.n_steps_)
+        self._fit_state["beta"] = beta
         S, mask = sup.block(idx, "binary")
         C = None
         if self.similarity == "jaccard":
@@ -252,4 +254,4 @@ class HashNetHasher(BaseDeepHasher):
         )
 
     def _end_of_fit(self, bank, sup):
-        self.beta_ = self._beta(self.n_steps_)
+        self.beta_ = self._fit_state["beta"]
