@@ -253,7 +253,8 @@ class Supervision:
         given pairs are returned (subsampled per sample when ``n_pairs_per_sample`` is
         smaller than a sample's number of pairs).
 
-        Memory is O(number of pairs returned); no n x n matrix is ever built.
+        Time and memory are O(number of pairs returned); no n x n matrix is ever
+        built. The same ``random_state`` gives the same pairs.
         """
         rng = check_random_state(random_state)
         n = self.n_samples
@@ -286,15 +287,62 @@ class Supervision:
             j += j >= i
         else:
             m = int(n_pairs_per_sample)
-            # Draw m distinct partners among the n - 1 others: sample from [0, n-1)
-            # and shift values >= i by one to skip the sample itself.
-            j = np.empty((n, m), dtype=np.int64)
-            for r in range(n):
-                j[r] = rng.choice(n - 1, size=m, replace=False)
-            i = np.repeat(np.arange(n), m)
-            j = j.ravel()
-            j = j + (j >= i)
+            # m distinct partners among the n - 1 others: values of [0, n - 1), those
+            # >= i shifted by one to skip the sample itself.
+            i = np.repeat(np.arange(n, dtype=np.int64), m)
+            j = _distinct_per_row(n, n - 1, m, rng).ravel()
+            j += j >= i
         return i, j, _pair_label_similarity(self.labels, i, j, self.kind)
+
+
+def _distinct_per_row(n_rows, n_values, m, rng):
+    """Per row, a uniform random m-subset of ``range(n_values)``, as an (n_rows, m) array.
+
+    Time and memory are O(n_rows * m) for ``m <= n_values / 2``: every row draws m
+    values with replacement, one sort finds the repeated ones, and only those are
+    redrawn, rejecting values the row already holds, until none is left (each round
+    redraws fewer than m / n_values of the previous one's). Whether a draw is kept
+    depends only on which draws are equal, so every m-subset is equally likely. A
+    larger m draws the ``n_values - m`` values left out the same way, which costs
+    O(n_rows * n_values), at most twice the output. The order within a row is not
+    random.
+    """
+    if 2 * m > n_values:
+        left_out = _distinct_per_row(n_rows, n_values, n_values - m, rng)
+        out = np.empty((n_rows, m), dtype=np.int64)
+        step = max(1, _PAIR_CHUNK // n_values)
+        for start in range(0, n_rows, step):
+            rows = slice(start, start + step)
+            keep = np.ones((len(left_out[rows]), n_values), dtype=bool)
+            np.put_along_axis(keep, left_out[rows], False, axis=1)
+            out[rows] = np.nonzero(keep)[1].reshape(-1, m)
+        return out
+    # numpy's Generator draws integers several times faster than RandomState; it is
+    # seeded from ``rng``, so the draws stay reproducible.
+    gen = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+    values = gen.integers(0, n_values, size=(n_rows, m))
+    values.sort(axis=1)
+    # Row r's value v as the key r * n_values + v: sorted rows give sorted keys.
+    held = (np.arange(n_rows, dtype=np.int64)[:, None] * n_values + values).ravel()
+    repeated = np.zeros(values.shape, dtype=bool)
+    repeated[:, 1:] = values[:, 1:] == values[:, :-1]
+    rows, cols = np.nonzero(repeated)
+    added = np.zeros(0, dtype=np.int64)
+    while rows.size:
+        new = gen.integers(0, n_values, size=rows.size)
+        key = rows * n_values + new
+        pos = np.minimum(np.searchsorted(held, key), len(held) - 1)
+        fresh = held[pos] != key
+        if added.size:
+            pos = np.minimum(np.searchsorted(added, key), added.size - 1)
+            fresh &= added[pos] != key
+        first = np.zeros(rows.size, dtype=bool)
+        first[np.unique(key, return_index=True)[1]] = True
+        fresh &= first
+        values[rows[fresh], cols[fresh]] = new[fresh]
+        added = np.sort(np.concatenate([added, key[fresh]]))
+        rows, cols = rows[~fresh], cols[~fresh]
+    return values
 
 
 def _pair_label_similarity(Y, i, j, kind):

@@ -35,19 +35,42 @@ def test_multilabel_jaccard_and_cosine():
     np.testing.assert_array_equal(binary, (Y @ Y.T > 0).astype(float))
 
 
-def test_sample_pairs_is_seeded_sparse_and_excludes_self():
+@pytest.mark.parametrize("n_pairs", [1, 20, 150, 250, 298])
+def test_sample_pairs_is_seeded_sparse_and_excludes_self(n_pairs):
     """Sampled pairs: n_pairs_per_sample distinct partners, never i itself, reproducible."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 5, size=300)
     sup = check_supervision(y, n_samples=300)
-    i, j, s = sup.sample_pairs(20, random_state=1)
-    assert len(i) == 300 * 20
+    i, j, s = sup.sample_pairs(n_pairs, random_state=1)
+    assert len(i) == len(j) == len(s) == 300 * n_pairs
     assert not np.any(i == j)
+    assert j.min() >= 0 and j.max() < 300
+    np.testing.assert_array_equal(np.bincount(i, minlength=300), n_pairs)
+    # No partner twice for the same sample.
+    assert len(np.unique(i * 300 + j)) == len(i)
     np.testing.assert_array_equal(s, (y[i] == y[j]).astype(float))
-    for r in (0, 150, 299):
-        assert len(np.unique(j[i == r])) == 20
-    i2, j2, _ = sup.sample_pairs(20, random_state=1)
+    i2, j2, s2 = sup.sample_pairs(n_pairs, random_state=1)
+    np.testing.assert_array_equal(i, i2)
     np.testing.assert_array_equal(j, j2)
+    np.testing.assert_array_equal(s, s2)
+    _, j3, _ = sup.sample_pairs(n_pairs, random_state=2)
+    assert not np.array_equal(j, j3)
+
+
+@pytest.mark.parametrize("n_pairs", [2, 3])
+def test_sampled_partners_are_a_uniform_subset(n_pairs):
+    """Every set of n_pairs partners among the 5 others is drawn equally often."""
+    sup = check_supervision(np.arange(6) % 2, n_samples=6)
+    counts = {}
+    for seed in range(600):
+        i, j, _ = sup.sample_pairs(n_pairs, random_state=seed)
+        for r in range(6):
+            key = (r, tuple(sorted(j[i == r])))
+            counts[key] = counts.get(key, 0) + 1
+    n_subsets = 10  # C(5, 2) = C(5, 3)
+    assert len(counts) == 6 * n_subsets
+    # 600 draws over 10 subsets: 60 expected each, standard deviation about 7.3.
+    assert 30 <= min(counts.values()) and max(counts.values()) <= 90
 
 
 @pytest.mark.parametrize("n_pairs_per_sample", [None, 59, 10**9])
