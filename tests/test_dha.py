@@ -214,17 +214,47 @@ def test_quantization_loss_pushes_outputs_towards_the_cube_corners(digits):
     assert gap[1.0] < 0.05 < 0.3 < gap[0.0]
 
 
+def _pair_geometry(hasher, X, y):
+    """Where the training pairs' tanh outputs sit relative to the loss's shift θ."""
+    H = np.tanh(hasher.decision_function(X))
+    G = H @ H.T
+    similar = (y[:, None] == y[None, :]) & ~np.eye(len(y), dtype=bool)
+    dissimilar = y[:, None] != y[None, :]
+    theta_similar, theta_dissimilar = hasher.theta_
+    past_similar = hasher.alpha_ * (G[similar] - theta_similar)
+    past_dissimilar = hasher.alpha_ * (theta_dissimilar - G[dissimilar])
+    # How far the pairs already on the right side of θ have been pushed past it.
+    past = [x[x > 0].mean() if (x > 0).any() else 0.0 for x in (past_similar, past_dissimilar)]
+    return {
+        "similar_inner_product": G[similar].mean(),
+        "similar_past_theta": past[0],
+        "dissimilar_past_theta": past[1],
+    }
+
+
 @pytest.mark.parametrize(
-    "switch",
-    [{"beta": None}, {"quantization_weight": 0.0}, {"gamma": 0.0}, {"theta": 0.0}],
+    ("switch", "effects"),
+    [
+        # No balance (β = 1/2 instead of about 0.91): similar pairs are drawn less close.
+        ({"beta": None}, {"similar_inner_product": -2.0}),
+        # No focal modulation: pairs on the right side keep being pushed further.
+        ({"gamma": 0.0}, {"similar_past_theta": 0.5, "dissimilar_past_theta": 0.3}),
+        # No shift: similar pairs stop short of the inner product θ = K/4 asks for.
+        ({"theta": 0.0}, {"similar_inner_product": -1.5}),
+    ],
+    ids=["no-balance", "no-focal", "no-shift"],
 )
-def test_every_component_can_be_switched_off(digits, switch):
-    """No balance, no quantization, no focal term or no shift: trains on another loss."""
-    X, y = digits.X_db[:300], digits.y_db[:300]
-    full = DHAHasher(**_fast(max_epochs=3)).fit(X, y)
-    ablated = DHAHasher(**_fast(max_epochs=3, **switch)).fit(X, y)
+def test_switching_a_component_off_removes_its_effect(digits, fitted, switch, effects):
+    """Without β, γ or θ the trained outputs lose what that term does (λ: see above)."""
+    X, y = digits.X_db, digits.y_db
+    ablated = DHAHasher(**_fast(**switch)).fit(X, y)
     assert np.all(np.isfinite(ablated.loss_curve_))
-    assert not np.allclose(ablated.loss_curve_, full.loss_curve_, rtol=1e-4, atol=0)
+    full, off = _pair_geometry(fitted, X, y), _pair_geometry(ablated, X, y)
+    for name, change in effects.items():
+        if change > 0:
+            assert off[name] > full[name] + change, (name, full[name], off[name])
+        else:
+            assert off[name] < full[name] + change, (name, full[name], off[name])
 
 
 def test_learns_from_pairs_alone(digits):
