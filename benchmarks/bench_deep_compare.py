@@ -19,7 +19,8 @@ Three parts, each printing a table (mean ± std over seeds of mAP@all, and fit t
 
 Run ``nice python benchmarks/bench_deep_compare.py`` (all parts, seeds 0 1 2; about 45
 minutes on 2 cores at a load average of 2 to 5: 13 for the table, 4 for multi-label, 25
-for the ablations) or ``--part table --seeds 0`` for a quick look. Timings are wall-clock on a
+for the ablations; multi-label took 12 minutes of wall-clock, 4.3 of CPU, at a load
+average of 3.5 to 4.8) or ``--part table --seeds 0`` for a quick look. Timings are wall-clock on a
 shared machine: the load average is printed before and after each part.
 """
 
