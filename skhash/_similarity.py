@@ -23,8 +23,12 @@ _KINDS = ("binary", "jaccard", "cosine")
 _MAX_ALL_PAIRS = 5_000_000
 
 # Pairs whose multi-label similarity is computed at once, bounding the sparse rows
-# gathered for them.
+# gathered for them (also the block size of the other pairwise loops here).
 _PAIR_CHUNK = 1 << 20
+
+# Up to this many labels in use, the search for a dissimilar pair runs over all 2^L
+# label subsets (4 MB at 20); beyond, over pairs of distinct label sets.
+_SUBSET_LABELS = 20
 
 
 def check_labels(y, n_samples=None):
@@ -363,12 +367,64 @@ def _pair_label_similarity(Y, i, j, kind):
     return np.where(denom > 0, s / np.where(denom > 0, denom, 1.0), 0.0)
 
 
+def _has_dissimilar_pair(Y):
+    """Whether two samples of the 0/1 indicator ``Y`` have no label in common.
+
+    A sample with label set u has a dissimilar partner exactly when some sample's set
+    lies inside the complement of u. With at most ``_SUBSET_LABELS`` labels in use, the
+    number of samples whose set lies inside each of the 2^L label subsets is a
+    subset-sum over the subsets: O(n + L 2^L) time. With more labels, blocks of the
+    distinct label sets, fewest labels first (the likeliest to have a disjoint
+    partner), are compared with all sets until a disjoint pair turns up: at worst
+    O(n_sets ** 2) time. Neither builds an n x n matrix.
+    """
+    n = Y.shape[0]
+    sizes = Y.getnnz(axis=1)
+    if n < 2:
+        return False
+    if sizes.min() == 0:
+        return True  # a sample without labels is similar to none
+    per_label = Y.getnnz(axis=0)
+    if per_label.max() == n:
+        return False  # one label shared by every sample
+    Y = Y[:, np.flatnonzero(per_label)]
+    n_labels = Y.shape[1]
+    if np.partition(sizes, 1)[:2].sum() > n_labels:
+        return False  # any two label sets overlap (pigeonhole)
+    if n_labels <= _SUBSET_LABELS:
+        sets = np.rint(Y @ (2.0 ** np.arange(n_labels))).astype(np.int64)
+        inside = np.bincount(sets, minlength=1 << n_labels).astype(np.int32)
+        for bit in range(n_labels):
+            halves = inside.reshape(-1, 2, 1 << bit)
+            halves[:, 1] += halves[:, 0]
+        # inside[m]: samples whose label set is a subset of m.
+        return bool(np.any(inside[((1 << n_labels) - 1) ^ sets] > 0))
+    step = max(1, _PAIR_CHUNK // n_labels)
+    packed = np.concatenate(
+        [np.packbits(Y[s : s + step].toarray() > 0, axis=1) for s in range(0, n, step)]
+    )
+    _, first, multiplicity = np.unique(
+        packed, axis=0, return_index=True, return_counts=True
+    )
+    order = np.argsort(sizes[first], kind="stable")
+    U = Y[first[order]]
+    multiplicity = multiplicity[order].astype(np.float64)
+    step = max(1, _PAIR_CHUNK // U.shape[0])
+    for start in range(0, U.shape[0], step):
+        shared = U[start : start + step] @ U.T
+        shared.data[:] = 1.0
+        # Samples sharing a label with each set; fewer than n leaves a disjoint one.
+        if np.any(shared @ multiplicity < n):
+            return True
+    return False
+
+
 def check_supervision(y=None, pairs=None, n_samples=None, *, kind="binary"):
     """Turn ``y`` or ``pairs`` into a :class:`Supervision` and check it can teach.
 
-    Raises a ``ValueError`` when neither or both are given, when the labels put every
-    sample in one class (no dissimilar pair exists), or when no two samples share a
-    label (no similar pair exists).
+    Raises a ``ValueError`` when neither or both are given, when every two samples
+    share a label (one class, or label sets that all overlap: no dissimilar pair
+    exists), or when no two samples share a label (no similar pair exists).
     """
     if kind not in _KINDS:
         raise ValueError(f"similarity must be one of {_KINDS}; got {kind!r}.")
@@ -388,13 +444,12 @@ def check_supervision(y=None, pairs=None, n_samples=None, *, kind="binary"):
                 "y has a single class: every pair of samples is similar, so there is "
                 "nothing to separate. At least 2 classes are required."
             )
-        if multilabel:
-            # Dissimilar pairs exist unless one label is shared by every sample.
-            if (counts == Y.shape[0]).any():
-                raise ValueError(
-                    "a label is shared by every sample, so no pair of samples is "
-                    "dissimilar; hashing needs dissimilar pairs."
-                )
+        if multilabel and not _has_dissimilar_pair(Y):
+            raise ValueError(
+                "every two samples of y share a label: every pair of samples is "
+                "similar, so there is nothing to separate. At least two samples with "
+                "no label in common are required."
+            )
         if counts.max() < 2:
             raise ValueError(
                 "no two samples share a label, so there are no similar pairs to learn "

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from skhash import _similarity as similarity
 from skhash._similarity import (
     check_labels,
     check_supervision,
@@ -149,7 +150,9 @@ def test_pairs_to_csr_averages_conflicting_duplicates():
     [
         (dict(y=[1, 1, 1, 1]), "single class"),
         (dict(y=[0, 1, 2, 3]), "no similar pairs"),
-        (dict(y=[[1, 0], [1, 1], [1, 0], [1, 1]]), "shared by every sample"),
+        (dict(y=[1, 1, 1, 1]), "every pair of samples is similar"),
+        (dict(y=[[1, 0], [1, 1], [1, 0], [1, 1]]), "every pair of samples is similar"),
+        (dict(y=[[1, 1, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0]]), "every pair of samples is"),
         (dict(y=[[1, 2], [0, 1], [1, 0], [0, 1]]), "0/1"),
         (dict(y=[0.0, np.nan, 1.0, 1.0]), "NaN"),
         (dict(y=[0, 1, 0]), "3 rows but X has 4"),
@@ -168,6 +171,56 @@ def test_bad_supervision_raises_clear_error(kwargs, match):
     """Supervision that cannot teach anything fails loudly, naming the problem."""
     with pytest.raises(ValueError, match=match):
         check_supervision(n_samples=4, **kwargs)
+
+
+@pytest.mark.parametrize("subset_labels", [20, 0])
+def test_dissimilar_pair_detection_matches_brute_force(subset_labels, monkeypatch):
+    """Multi-label y is refused exactly when every two samples share a label."""
+    # Both searches: over label subsets (few labels) and over pairs of label sets.
+    monkeypatch.setattr(similarity, "_SUBSET_LABELS", subset_labels)
+    rng = np.random.default_rng(0)
+    n_refused = 0
+    for _ in range(300):
+        n, n_labels = rng.integers(2, 9), rng.integers(1, 6)
+        Y = (rng.random((n, n_labels)) < rng.uniform(0.3, 0.9)).astype(int)
+        Y[rng.integers(n), rng.integers(n_labels)] = 1  # at least one positive entry
+        shares = Y @ Y.T > 0
+        all_similar = shares[~np.eye(n, dtype=bool)].all()
+        try:
+            check_supervision(sp.csr_matrix(Y), n_samples=n)
+            refused = False
+        except ValueError as exc:
+            refused = "every pair of samples is similar" in str(exc)
+        assert refused == all_similar, Y
+        n_refused += refused
+    assert 20 < n_refused < 280
+
+
+@pytest.mark.parametrize("n_labels", [12, 30])
+def test_overlapping_label_sets_of_a_large_set_are_found_in_bounded_memory(n_labels):
+    """20,000 pairwise-overlapping label sets (no common label) are refused in < 40 MB."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    # Two of the labels 0-2 per sample, so any two samples overlap, plus random other
+    # labels: 2,000 distinct sets, 10 samples each, and no label shared by all.
+    Y = np.zeros((n // 10, n_labels), dtype=np.int8)
+    Y[:, 3:] = rng.random((n // 10, n_labels - 3)) < 0.3
+    Y[np.arange(n // 10)[:, None], np.argsort(rng.random((n // 10, 3)), axis=1)[:, :2]] = 1
+    Y = sp.csr_matrix(np.tile(Y, (10, 1)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="every pair of samples is similar"):
+            check_supervision(Y, n_samples=n)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40e6  # a dense n x n boolean matrix alone is 400 MB
+    # Two samples whose sets are disjoint ({0, 1} and {2, 3}) make the labels usable.
+    Y = Y.tolil()
+    Y[0, :], Y[1, :] = 0, 0
+    Y[0, [0, 1]], Y[1, [2, 3]] = 1, 1
+    sup = check_supervision(Y.tocsr(), n_samples=n)
+    assert sup.block([0], [1])[0][0, 0] == 0
 
 
 def test_check_labels_accepts_column_vector_and_sparse():
