@@ -76,12 +76,18 @@ def _read_csv(path):
 
 
 def test_compare_numbers_equal_the_estimators_called_directly(tmp_path, capsys):
-    """Every mAP and P@H<=2 of the table is what the estimator itself gives, same seed."""
+    """Every mAP and P@H<=2 of the table is what the estimator itself gives, same seed.
+
+    Unsupervised baselines and WSL, and one deep supervised hasher (HashNet, briefly
+    trained through --epochs): the command must fit it on the database labels, on one
+    thread, with the epochs it was given.
+    """
     from threadpoolctl import threadpool_limits
 
     from skhash.metrics import mean_average_precision, precision_recall_within_radius
 
-    methods = ["lsh", "itq", "wsl"]
+    methods = ["lsh", "itq", "wsl", "hashnet"]
+    epochs = 3
 
     out_csv, out_png = tmp_path / "table.csv", tmp_path / "plot.png"
     status = _cli.main(
@@ -91,6 +97,10 @@ def test_compare_numbers_equal_the_estimators_called_directly(tmp_path, capsys):
             *methods,
             "--bits",
             "16",
+            "--epochs",
+            str(epochs),
+            "--device",
+            "cpu",
             "--quiet",
             "--csv",
             str(out_csv),
@@ -104,10 +114,14 @@ def test_compare_numbers_equal_the_estimators_called_directly(tmp_path, capsys):
     assert list(rows) == methods
 
     data = load_retrieval_dataset("digits", random_state=0)
+    # What the command should do for each method, spelled out here, not via make_hasher.
+    deep = dict(max_epochs=epochs, device="cpu", n_jobs=1, verbose=0)
     for method in methods:
-        hasher = _cli.available_hashers()[method](n_bits=16, random_state=0)
+        cls = _cli.available_hashers()[method]
+        hasher = cls(n_bits=16, random_state=0, **(deep if method == "hashnet" else {}))
         with threadpool_limits(limits=1):  # the command's default --n-jobs 1
-            hasher.fit(data.X_db)  # unsupervised methods get no labels by default
+            # Unsupervised methods get no labels by default; HashNet needs them.
+            hasher.fit(data.X_db, data.y_db if method == "hashnet" else None)
         q, db = hasher.transform(data.X_query), hasher.transform(data.X_db)
         expected_map = mean_average_precision(q, data.y_query, db, data.y_db)
         expected_p2 = precision_recall_within_radius(q, data.y_query, db, data.y_db, radius=2)[0]
