@@ -50,10 +50,11 @@ def _principal_directions(Xc, n_components):
 
 
 def _check_pca_n_bits(estimator, n_samples, n_features):
+    # Centring removes one degree of freedom: n samples span at most n - 1 directions.
     estimator._check_n_bits(
-        min(n_samples, n_features),
-        f"it keeps n_bits principal directions and there are at most "
-        f"min(n_samples, n_features) of them; here n_samples={n_samples}, "
+        min(n_samples - 1, n_features),
+        f"it keeps n_bits principal directions of the centred data, whose rank is at "
+        f"most min(n_samples - 1, n_features); here n_samples={n_samples}, "
         f"n_features={n_features}",
     )
 
@@ -155,7 +156,8 @@ class PCAHasher(_LinearHasher):
     Parameters
     ----------
     n_bits : int, default=32
-        Code length K; at most ``min(n_samples, n_features)``.
+        Code length K; at most ``min(n_samples - 1, n_features)``, the rank of
+        the centred training data.
     random_state : int, RandomState instance or None, default=None
         Unused (the fit is deterministic); present for a uniform hasher interface.
     verbose : int, default=0
@@ -244,7 +246,8 @@ class ITQHasher(_LinearHasher):
     Parameters
     ----------
     n_bits : int, default=32
-        Code length K; at most ``min(n_samples, n_features)``.
+        Code length K; at most ``min(n_samples - 1, n_features)``, the rank of
+        the centred training data.
     n_iter : int, default=50
         Number of alternations between codes and rotation (the paper's value).
     random_state : int, RandomState instance or None, default=None

@@ -97,12 +97,29 @@ def test_same_random_state_gives_identical_codes(Hasher, digits):
 
 @pytest.mark.parametrize("Hasher", [PCAHasher, ITQHasher])
 def test_n_bits_above_the_pca_limit_is_a_clear_error(Hasher):
-    """PCA-based hashers refuse more bits than min(n_samples, n_features), naming both."""
+    """PCA-based hashers refuse more bits than min(n_samples - 1, n_features), naming both."""
     X = np.random.default_rng(0).normal(size=(30, 5))
     with pytest.raises(ValueError, match=r"n_bits must be <= 5 .*n_features=5.*n_bits=6"):
         Hasher(n_bits=6).fit(X)
-    with pytest.raises(ValueError, match=r"n_bits must be <= 4 .*n_samples=4"):
-        Hasher(n_bits=5).fit(X[:4])
+    # 4 centred samples span only 3 directions.
+    with pytest.raises(
+        ValueError, match=r"n_bits must be <= 3 .*n_samples - 1.*n_samples=4.*n_bits=4"
+    ):
+        Hasher(n_bits=4).fit(X[:4])
+    with pytest.raises(ValueError, match=r"n_bits must be <= 1 .*n_samples=2.*n_bits=2"):
+        Hasher(n_bits=2).fit(X[:2])
+
+
+@pytest.mark.parametrize("Hasher", [PCAHasher, ITQHasher])
+def test_n_bits_at_the_pca_limit_gives_informative_bits(Hasher):
+    """At n_bits = n_samples - 1 every bit has variance on the training data."""
+    X = np.random.default_rng(0).normal(size=(6, 10))
+    h = Hasher(n_bits=5, random_state=0).fit(X)
+    F = h.decision_function(X)
+    assert F.shape == (6, 5)
+    assert np.all(F.std(axis=0) > 1e-6)
+    if Hasher is PCAHasher:
+        assert np.all(h.explained_variance_ > 1e-6)
 
 
 @pytest.mark.parametrize("Hasher", BASELINES)
