@@ -18,6 +18,11 @@ MNIST-5k numbers.
 # %%
 # Retrieval quality against the code length
 # -----------------------------------------
+# The networks are small and trained for only 12 epochs, so these numbers are noisy:
+# with ``random_state=1`` instead of 0, a method's mAP moved by up to 0.07 at 8 bits.
+# Small dips as bits are added, and gaps of a few hundredths between methods, come and
+# go with the seed; they are noise of the short training, not an effect of the code
+# length. The y-axis starts at 0 so that the plot does not magnify them.
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -52,7 +57,9 @@ for (name, _), marker in zip(methods.items(), "os^", strict=True):
 ax.set_xticks(bit_lengths, [str(K) for K in bit_lengths])
 ax.set_xlabel("bits")
 ax.set_ylabel("query mAP@all")
-ax.legend()
+ax.set_ylim(0, 1)
+ax.set_title("Short codes on digits, 12 epochs")
+ax.legend(loc="lower right")
 fig.tight_layout()
 
 # %%
@@ -79,6 +86,7 @@ ax.hist(own, bins=bins, alpha=0.6, label="to its own class centre")
 ax.hist(others, bins=bins, alpha=0.6, label="to the nearest other centre")
 ax.set_xlabel("Hamming distance of a training code (12 bits)")
 ax.set_ylabel("count")
+ax.set_title("Deep Fisher, 12 bits: codes and class centres")
 ax.legend()
 fig.tight_layout()
 plt.show()

@@ -93,17 +93,26 @@ axes[0].legend(loc="upper left")
 # methods cut the rectangle into balanced quarters; they differ in how far from the
 # lines the projections put the points, which is what the losses above measure.
 grid = np.stack(np.meshgrid(np.linspace(0, 1, 300), np.linspace(0, 0.5, 150)), axis=-1)
+Fgrid = {
+    name: model.decision_function(grid.reshape(-1, 2)).reshape(*grid.shape[:2], 2)
+    for name, model in {"ITQ": itq, "WSL": wsl}.items()
+}
+# One colour scale for both panels, so that the colours compare across methods.
+top = max(np.abs(Fg).min(axis=-1).max() for Fg in Fgrid.values())
+upper = np.ceil(top * 10) / 10
+levels = np.linspace(0, upper, int(round(upper / 0.05)) + 1)  # steps of 0.05
 fig, axes = plt.subplots(1, 2, figsize=(9, 2.8), layout="constrained", sharey=True)
-for ax, (name, model) in zip(axes, {"ITQ": itq, "WSL": wsl}.items(), strict=True):
-    Fg = model.decision_function(grid.reshape(-1, 2)).reshape(*grid.shape[:2], 2)
-    ax.contourf(grid[..., 0], grid[..., 1], np.abs(Fg).min(axis=-1), levels=20,
-                cmap="viridis")
+for ax, (name, Fg) in zip(axes, Fgrid.items(), strict=True):
+    filled = ax.contourf(grid[..., 0], grid[..., 1], np.abs(Fg).min(axis=-1),
+                         levels=levels, cmap="viridis")
     for k in range(2):
         ax.contour(grid[..., 0], grid[..., 1], Fg[..., k], levels=[0], colors="w")
     ax.scatter(X[:, 0], X[:, 1], s=3, c="k")
     ax.set(title=f"{name}: hash lines; colour = min_k |f_k|", xlabel="x₁",
            aspect="equal")
 axes[0].set_ylabel("x₂")
+fig.colorbar(filled, ax=axes, label="min_k |f_k(x)|", shrink=0.75,
+             ticks=np.arange(0, upper + 1e-9, 0.2))
 
 # %%
 # Convergence on real data
@@ -122,6 +131,6 @@ for key in ("loss", "consistency", "orthogonality", "lagrangian"):
     ax.plot(rounds, [h[key] for h in model.history_], "o-", label=key)
 ax.set(xlabel="round (0 = initialisation)", ylabel="mean over bits",
        title="WSLHasher on digits, 32 bits")
-ax.legend()
+fig.legend(loc="outside right upper")  # beside the axes: inside, it hid a line
 print("bits accepted per round:", [h["n_accepted"] for h in model.history_[1:]])
 plt.show()
