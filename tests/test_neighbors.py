@@ -394,3 +394,16 @@ def test_auto_small_index_builds_no_tables():
     """Below 100,000 codes algorithm='auto' is the exhaustive search, without tables."""
     D = np.random.default_rng(14).random((1000, 32)) < 0.5
     assert HammingNeighbors().fit(D).n_substrings_ is None
+
+
+@pytest.mark.parametrize("n_bits, n_substrings", [(64, 4), (100, 5), (128, 11)])
+def test_mih_table_memory_is_the_documented_formula(n_bits, n_substrings):
+    """MIH tables' nbytes: m x (code bytes + 4) per code plus 4 x (2^s + 1) per table."""
+    n = 5000
+    D = np.random.default_rng(n_bits).random((n, n_bits)) < 0.5
+    index = HammingNeighbors(algorithm="mih", n_substrings=n_substrings).fit(D)
+    tables = index._mih
+    code_bytes = 8 * -(-n_bits // 64)
+    expected = n_substrings * (code_bytes + 4) * n + 4 * int(((1 << tables.sub_bits) + 1).sum())
+    masks = n_substrings * code_bytes
+    assert tables.nbytes == expected + masks

@@ -328,7 +328,8 @@ class MIHIndex:
 
     @property
     def nbytes(self):
-        """Memory of the tables (offsets and ids), in bytes."""
+        """Memory of the tables, in bytes: bucket offsets, ids, the per-table copies of
+        the codes in bucket order and the substring masks."""
         return int(self.offsets.nbytes + self.ids.nbytes + self.codes.nbytes + self.masks.nbytes)
 
     def keys(self, words, chunk=1 << 16):
@@ -363,12 +364,6 @@ class MIHIndex:
                                 ind, work)  # fmt: skip
         if return_work:
             return dist, ind, work
-        return dist, ind
-        qkeys = self.keys(Q_words)
-        with _Threads(n_jobs):
-            _mih_knn_kernel(Q_words, qkeys, self.offsets, self.starts, self.ids, self.codes,
-                            self.sub_bits, self.masks, k, self.n_bits, self_offset, dist,
-                            ind)  # fmt: skip
         return dist, ind
 
     def radius_neighbors(self, Q_words, radius, *, self_offset=-1,
