@@ -318,15 +318,29 @@ def _clustered_codes(rng, n, n_bits, n_centres=20, flip=0.05):
     return codes
 
 
+def _probes_only(monkeypatch):
+    """Make multi-index search free in the cost model, so no query falls back to a scan."""
+    import skhash.neighbors._mih as mih
+
+    monkeypatch.setattr(mih, "PROBE_COST", 0.0)
+    monkeypatch.setattr(mih, "LISTED_ROW_COST", 0.0)
+
+
+@pytest.mark.parametrize("path", ["probes", "default"])
 @pytest.mark.parametrize("n_bits, n_substrings", [(32, 2), (64, 3), (64, None), (100, 5)])
-def test_mih_kneighbors_identical_to_brute(n_bits, n_substrings):
-    """algorithm='mih' returns brute's distances and indices exactly, ties and X=None too."""
+def test_mih_kneighbors_identical_to_brute(n_bits, n_substrings, path, monkeypatch):
+    """algorithm='mih' returns brute's distances and indices exactly, ties and X=None too,
+    both when every query is answered by the tables and with the fallback to a scan."""
+    if path == "probes":
+        _probes_only(monkeypatch)
     rng = np.random.default_rng(n_bits)
     D = _clustered_codes(rng, 3000, n_bits)
     Q = np.vstack([_clustered_codes(rng, 40, n_bits), rng.random((10, n_bits)) < 0.5, D[:5]])
     mih = HammingNeighbors(algorithm="mih", n_substrings=n_substrings).fit(D)
     brute = HammingNeighbors(algorithm="brute").fit(D)
     assert mih.n_substrings_ >= 2 and brute.n_substrings_ is None
+    scanned = mih._mih.kneighbors(mih._to_words(Q), 10, return_work=True)[2][:, 2]
+    assert not scanned.any() if path == "probes" else scanned.any()
     for Xq in (Q, None):
         for k in (1, 10, 60):
             a = mih.kneighbors(Xq, n_neighbors=k)
@@ -335,9 +349,13 @@ def test_mih_kneighbors_identical_to_brute(n_bits, n_substrings):
             np.testing.assert_array_equal(a[1], b[1])
 
 
+@pytest.mark.parametrize("path", ["probes", "default"])
 @pytest.mark.parametrize("sort_results", [False, True])
-def test_mih_radius_identical_to_brute(sort_results):
-    """algorithm='mih' radius search equals brute's, in index or (distance, index) order."""
+def test_mih_radius_identical_to_brute(sort_results, path, monkeypatch):
+    """algorithm='mih' radius search equals brute's, in index or (distance, index) order,
+    through the tables alone and with the fallback to a scan."""
+    if path == "probes":
+        _probes_only(monkeypatch)
     rng = np.random.default_rng(11)
     D = _clustered_codes(rng, 3000, 64)
     Q = np.vstack([_clustered_codes(rng, 30, 64), D[:5]])
@@ -350,6 +368,36 @@ def test_mih_radius_identical_to_brute(sort_results):
             assert B.nnz > 0
             for attr in ("indptr", "indices", "data"):
                 np.testing.assert_array_equal(getattr(A, attr), getattr(B, attr))
+
+
+def test_mih_on_long_codes_and_few_samples_finishes_by_a_scan():
+    """Forced MIH on 257-bit codes, m=12, 1,500 uniform codes: exact, and each query
+    stops probing within one scan's budget instead of enumerating 2^s buckets."""
+    import time
+
+    rng = np.random.default_rng(15)
+    D = rng.random((1500, 257)) < 0.5
+    Q = rng.random((200, 257)) < 0.5
+    mih = HammingNeighbors(n_neighbors=10, algorithm="mih", n_substrings=12).fit(D)
+    brute = HammingNeighbors(n_neighbors=10, algorithm="brute").fit(D)
+    mih.kneighbors(Q[:1])  # compile outside the timing
+    start = time.perf_counter()
+    got = mih.kneighbors(Q)
+    seconds = time.perf_counter() - start
+    expected = brute.kneighbors(Q)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    for Xq in (Q[:20], None):
+        np.testing.assert_array_equal(mih.kneighbors(Xq)[1], brute.kneighbors(Xq)[1])
+    work = mih._mih.kneighbors(mih._to_words(Q), 10, return_work=True)[2]
+    assert work[:, 2].all()  # every query fell back to the scan
+    assert (600 * work[:, 0] + 4 * work[:, 1] <= 1500).all()  # within one scan's budget
+    assert seconds < 5  # was minutes: up to C(22, 9) probes per table and query
+    A = mih.radius_neighbors_graph(Q[:50], 112, mode="distance", sort_results=True)
+    B = brute.radius_neighbors_graph(Q[:50], 112, mode="distance", sort_results=True)
+    assert B.nnz > 0
+    for attr in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(A, attr), getattr(B, attr))
 
 
 def test_mih_bad_n_substrings_keeps_previous_fit():

@@ -157,10 +157,11 @@ def _chunk_min(Q, q, DT, c0, c1):
 @njit(**_JIT)
 def _dist(Q, q, DT, j):
     """Distance from query ``q`` to database row ``j`` (scalar path)."""
-    d = 0
+    d = np.int64(0)
     for w in range(DT.shape[0]):
-        d += _popcount(Q[q, w] ^ DT[w, j])
-    return np.int64(d)
+        # Cast: int64 + uint64 would promote to float64 in numba.
+        d += np.int64(_popcount(Q[q, w] ^ DT[w, j]))
+    return d
 
 
 @njit(**_JIT)

@@ -21,6 +21,14 @@ A candidate can be listed by several tables; it is counted once, by the first
 when every table j < i has substring distance > r and every table j > i has
 substring distance >= r (those probes happened earlier). No per-query "seen"
 bitmap is needed.
+
+The number of keys at radius r grows as C(s, r): on long codes with few samples (far
+neighbours, long substrings) a query could probe millions of mostly empty buckets to
+find neighbours that a scan of the few codes finds at once. So the work of each query
+is counted (buckets probed, rows listed, in rows of an exhaustive scan) and, as soon
+as finishing the current (table, radius) level would exceed one exhaustive scan, the
+query is answered by scanning every code instead (still exact; about two scans at
+worst).
 """
 
 import math
@@ -30,10 +38,15 @@ from numba import njit, prange
 
 from ._kernels import _CHUNK, _JIT, _chunk_min, _popcount, _row_dists, _Threads
 
-__all__ = ["MIHIndex", "default_n_substrings"]
+__all__ = ["LISTED_ROW_COST", "MIHIndex", "PROBE_COST", "default_n_substrings"]
 
 # Longest substring: a direct-addressed table has 2^s + 1 int32 offsets (64 MB at 24).
 MAX_SUBSTRING_BITS = 24
+# Cost of the search in units of one row of the exhaustive scan, fitted on
+# benchmarks/bench_mih.py's measurements (1M codes, 64 bits, uniform and clustered,
+# m = 4..6): a bucket probe costs ~600 rows, a row listed by a probed bucket ~4 rows.
+PROBE_COST = 600.0
+LISTED_ROW_COST = 4.0
 
 
 def default_n_substrings(n_bits, n_samples):
@@ -66,9 +79,9 @@ def _is_new(Q, q, codes, p, masks, i, r):
     for j in range(masks.shape[0]):
         if j == i:
             continue
-        sd = 0
+        sd = np.int64(0)
         for w in range(Q.shape[1]):
-            sd += _popcount((Q[q, w] ^ codes[w, p]) & masks[j, w])
+            sd += np.int64(_popcount((Q[q, w] ^ codes[w, p]) & masks[j, w]))
         if sd < r or (j < i and sd == r):
             return False
     return True
@@ -88,30 +101,104 @@ def _first_mask(r):
 
 
 @njit(**_JIT)
+def _n_masks(s, r):
+    """Number of keys at substring radius r over s bits: C(s, r)."""
+    c = np.int64(1)
+    for t in range(r):
+        c = c * (s - t) // (t + 1)
+    return c
+
+
+@njit(**_JIT)
+def _take(d, c, k, n_bits, tau, buf_d, buf_i, size, hist):
+    """Append candidate (d, c), d <= tau, to a query's buffer; return the buffer (grown
+    if ties fill it), its size and the new k-th distance tau."""
+    if size == buf_d.shape[0]:
+        # Drop candidates beyond tau; grow if ties fill the buffer.
+        new = 0
+        for u in range(size):
+            if buf_d[u] <= tau:
+                buf_d[new] = buf_d[u]
+                buf_i[new] = buf_i[u]
+                new += 1
+            else:
+                hist[buf_d[u]] -= 1
+        size = new
+        if size > buf_d.shape[0] // 2:
+            nd = np.empty(2 * buf_d.shape[0], dtype=np.int32)
+            ni = np.empty(2 * buf_d.shape[0], dtype=np.int64)
+            nd[:size] = buf_d[:size]
+            ni[:size] = buf_i[:size]
+            buf_d = nd
+            buf_i = ni
+    buf_d[size] = d
+    buf_i[size] = c
+    size += 1
+    hist[d] += 1
+    if size >= k:
+        cum = 0
+        for u in range(n_bits + 1):
+            cum += hist[u]
+            if cum >= k:
+                tau = u
+                break
+    return buf_d, buf_i, size, tau
+
+
+@njit(**_JIT)
+def _verify_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, k, n_bits, tau,
+                buf_d, buf_i, size, hist, dists):  # fmt: skip
+    """Verify rows a:b of a table's codes (a bucket, or the whole table for the scan):
+    candidates within tau go to the buffer; ``check_new`` skips rows already reached."""
+    for c0 in range(a, b, _CHUNK):
+        c1 = min(c0 + _CHUNK, b)
+        # The rows are contiguous: screen them 64 at a time on their vectorised minimum
+        # distance, as the exhaustive kernel does.
+        if _chunk_min(Q, q, codes, c0, c1) > tau:
+            continue
+        _row_dists(Q, q, codes, c0, c1, dists)
+        for t in range(c1 - c0):
+            d = dists[t]
+            if d > tau:
+                continue
+            p = c0 + t
+            c = ids_i[p]
+            if c == skip or (check_new and not _is_new(Q, q, codes, p, masks, i, r)):
+                continue
+            buf_d, buf_i, size, tau = _take(d, c, k, n_bits, tau, buf_d, buf_i, size, hist)
+    return buf_d, buf_i, size, tau
+
+
+@njit(**_JIT)
 def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits, skip,
-                 out_d, out_i, work):  # fmt: skip
+                 costs, out_d, out_i, work):  # fmt: skip
     m = sub_bits.shape[0]
+    probe_cost, row_cost, budget = costs[0], costs[1], costs[2]
     n_probes = 0
     n_rows = 0
-    cap = 4 * k + 64
-    buf_d = np.empty(cap, dtype=np.int32)
-    buf_i = np.empty(cap, dtype=np.int64)
+    buf_d = np.empty(4 * k + 64, dtype=np.int32)
+    buf_i = np.empty(4 * k + 64, dtype=np.int64)
     size = 0
     hist = np.zeros(n_bits + 2, dtype=np.int64)
-    tau = n_bits + 1
+    tau = np.int64(n_bits + 1)
     dists = np.empty(_CHUNK, dtype=np.int32)
     max_s = 0
     for i in range(m):
         max_s = max(max_s, sub_bits[i])
     done = False
+    scan = False
     for r in range(max_s + 1):
         for i in range(m):
             s = sub_bits[i]
             if r > s:
                 continue
+            # The search stops only after a whole (table, radius) level: if the level's
+            # probes would take the work past an exhaustive scan, scan instead.
+            if probe_cost * (n_probes + _n_masks(s, r)) + row_cost * n_rows > budget:
+                scan = True
+                break
             key = qkeys[q, i]
             base = starts[i]
-            codes = tcodes[i]
             mask = _first_mask(r)
             limit = np.int64(1) << s
             while mask < limit:
@@ -120,61 +207,35 @@ def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
                 b = offsets[base + v + 1]
                 n_probes += 1
                 n_rows += b - a
-                # The bucket's codes are contiguous: screen them 64 at a time on their
-                # vectorised minimum distance, as the exhaustive kernel does.
-                for c0 in range(a, b, _CHUNK):
-                    c1 = min(c0 + _CHUNK, b)
-                    if _chunk_min(Q, q, codes, c0, c1) > tau:
-                        continue
-                    _row_dists(Q, q, codes, c0, c1, dists)
-                    for t in range(c1 - c0):
-                        d = dists[t]
-                        if d > tau:
-                            continue
-                        p = c0 + t
-                        c = ids[i, p]
-                        if c == skip or not _is_new(Q, q, codes, p, masks, i, r):
-                            continue
-                        if size == cap:
-                            # Drop candidates beyond tau; grow if ties fill the buffer.
-                            new = 0
-                            for u in range(size):
-                                if buf_d[u] <= tau:
-                                    buf_d[new] = buf_d[u]
-                                    buf_i[new] = buf_i[u]
-                                    new += 1
-                                else:
-                                    hist[buf_d[u]] -= 1
-                            size = new
-                            if size > cap // 2:
-                                cap *= 2
-                                nd = np.empty(cap, dtype=np.int32)
-                                ni = np.empty(cap, dtype=np.int64)
-                                nd[:size] = buf_d[:size]
-                                ni[:size] = buf_i[:size]
-                                buf_d = nd
-                                buf_i = ni
-                        buf_d[size] = d
-                        buf_i[size] = c
-                        size += 1
-                        hist[d] += 1
-                        if size >= k:
-                            cum = 0
-                            for u in range(n_bits + 1):
-                                cum += hist[u]
-                                if cum >= k:
-                                    tau = u
-                                    break
+                buf_d, buf_i, size, tau = _verify_run(
+                    Q, q, tcodes[i], ids[i], a, b, skip, masks, i, r, True, k, n_bits, tau,
+                    buf_d, buf_i, size, hist, dists,
+                )  # fmt: skip
+                if probe_cost * n_probes + row_cost * n_rows > budget:
+                    scan = True
+                    break
                 if r == 0:
                     break
                 mask = _next_mask(mask)
+            if scan:
+                break
             # Every code at distance <= m * r + i has been seen; a table probed to its
             # full length (r == s) has listed every code.
             if tau <= m * r + i or r == s:
                 done = True
                 break
-        if done:
+        if done or scan:
             break
+    if scan:
+        # Exhaustive scan of table 0's copy of the codes (every row once): exact, and
+        # the query costs at most about two scans instead of exponentially many probes.
+        size = 0
+        hist[:] = 0
+        tau = np.int64(n_bits + 1)
+        buf_d, buf_i, size, tau = _verify_run(
+            Q, q, tcodes[0], ids[0], 0, ids.shape[1], skip, masks, 0, 0, False, k, n_bits,
+            tau, buf_d, buf_i, size, hist, dists,
+        )  # fmt: skip
     # Sort the candidates at distance <= tau by (distance, index); keep k.
     sel = 0
     for u in range(size):
@@ -192,69 +253,99 @@ def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
         out_i[q, u] = buf_i[order[u]]
     work[q, 0] = n_probes
     work[q, 1] = n_rows
+    work[q, 2] = scan
 
 
 @njit(parallel=True, **_JIT)
 def _mih_knn_kernel(Q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits,
-                    self_offset, out_d, out_i, work):  # fmt: skip
+                    self_offset, costs, out_d, out_i, work):  # fmt: skip
     for q in prange(Q.shape[0]):
         skip = q + self_offset if self_offset >= 0 else -1
         _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits,
-                     skip, out_d, out_i, work)  # fmt: skip
+                     skip, costs, out_d, out_i, work)  # fmt: skip
+
+
+@njit(**_JIT)
+def _radius_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, radius, out_d, out_i,
+                p_out, fill, dists):  # fmt: skip
+    """Count or write the rows a:b of a table within ``radius``; return the new end."""
+    for c0 in range(a, b, _CHUNK):
+        c1 = min(c0 + _CHUNK, b)
+        if _chunk_min(Q, q, codes, c0, c1) > radius:
+            continue
+        _row_dists(Q, q, codes, c0, c1, dists)
+        for t in range(c1 - c0):
+            d = dists[t]
+            if d > radius:
+                continue
+            c = ids_i[c0 + t]
+            if c == skip or (check_new and not _is_new(Q, q, codes, c0 + t, masks, i, r)):
+                continue
+            if fill:
+                out_d[p_out] = d
+                out_i[p_out] = c
+            p_out += 1
+    return p_out
 
 
 @njit(**_JIT)
 def _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, radius, skip,
-                    out_d, out_i, start, fill):  # fmt: skip
-    """Count (fill=False) or write from ``start`` the codes within ``radius``."""
+                    costs, out_d, out_i, start, fill):  # fmt: skip
+    """Count (fill=False) or write from ``start`` the codes within ``radius``; the
+    decision to fall back to a scan depends on the query only, so both passes agree."""
     m = sub_bits.shape[0]
+    probe_cost, row_cost, budget = costs[0], costs[1], costs[2]
     dists = np.empty(_CHUNK, dtype=np.int32)
     p_out = start
+    n_probes = 0
+    n_rows = 0
+    scan = False
     for r in range(radius // m + 1):
         for i in range(m):
             s = sub_bits[i]
             if r > s:
                 continue
+            if probe_cost * (n_probes + _n_masks(s, r)) + row_cost * n_rows > budget:
+                scan = True
+                break
             key = qkeys[q, i]
             base = starts[i]
-            codes = tcodes[i]
             mask = _first_mask(r)
             limit = np.int64(1) << s
             while mask < limit:
                 v = key ^ mask
                 a = offsets[base + v]
                 b = offsets[base + v + 1]
-                for c0 in range(a, b, _CHUNK):
-                    c1 = min(c0 + _CHUNK, b)
-                    if _chunk_min(Q, q, codes, c0, c1) > radius:
-                        continue
-                    _row_dists(Q, q, codes, c0, c1, dists)
-                    for t in range(c1 - c0):
-                        d = dists[t]
-                        if d > radius:
-                            continue
-                        c = ids[i, c0 + t]
-                        if c == skip or not _is_new(Q, q, codes, c0 + t, masks, i, r):
-                            continue
-                        if fill:
-                            out_d[p_out] = d
-                            out_i[p_out] = c
-                        p_out += 1
+                n_probes += 1
+                n_rows += b - a
+                p_out = _radius_run(Q, q, tcodes[i], ids[i], a, b, skip, masks, i, r, True,
+                                    radius, out_d, out_i, p_out, fill, dists)  # fmt: skip
+                if probe_cost * n_probes + row_cost * n_rows > budget:
+                    scan = True
+                    break
                 if r == 0:
                     break
                 mask = _next_mask(mask)
+            if scan:
+                break
+        if scan:
+            break
+    if scan:
+        p_out = _radius_run(Q, q, tcodes[0], ids[0], 0, ids.shape[1], skip, masks, 0, 0, False,
+                            radius, out_d, out_i, start, fill, dists)  # fmt: skip
     return p_out - start
 
 
 @njit(parallel=True, **_JIT)
 def _mih_radius_kernel(Q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, radius,
-                       self_offset, indptr, out_d, out_i, fill, sort_by_distance):  # fmt: skip
+                       self_offset, costs, indptr, out_d, out_i, fill,
+                       sort_by_distance):  # fmt: skip
     n_db = ids.shape[1]
     for q in prange(Q.shape[0]):
         skip = q + self_offset if self_offset >= 0 else -1
         start = indptr[q] if fill else 0
         n = _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, radius,
-                            skip, out_d, out_i, start, fill)  # fmt: skip
+                            skip, costs, out_d, out_i, start, fill)  # fmt: skip
         if not fill:
             indptr[q + 1] = n
             continue
@@ -345,30 +436,42 @@ class MIHIndex:
                 out[a : a + chunk, i] = sub @ (np.int64(1) << np.arange(sub.shape[1]))
         return out
 
-    def kneighbors(self, Q_words, k, *, self_offset=-1, n_jobs=None, return_work=False):
+    def _costs(self, budget):
+        """Cost model and budget of one query, as the kernels take them."""
+        if budget is None:
+            budget = float(self.ids.shape[1])
+        return np.array([PROBE_COST, LISTED_ROW_COST, budget], dtype=np.float64)
+
+    def kneighbors(self, Q_words, k, *, self_offset=-1, n_jobs=None, return_work=False,
+                   budget=None):  # fmt: skip
         """k-NN of query word rows, same contract as the exhaustive kernel.
 
-        With ``return_work=True`` also returns, per query, the number of buckets probed
-        and of rows listed by the probed buckets, shape (n_q, 2): the work done, used
-        by ``algorithm="auto"`` to compare with an exhaustive scan.
+        A query whose estimated work (``PROBE_COST`` per bucket probed plus
+        ``LISTED_ROW_COST`` per row listed, in rows of an exhaustive scan) would exceed
+        ``budget`` (default: n_samples, one scan) is finished by a scan of all codes.
+
+        With ``return_work=True`` also returns, per query, the number of buckets probed,
+        of rows listed by the probed buckets, and 1 if the query fell back to the scan:
+        shape (n_q, 3).
         """
         n_q = Q_words.shape[0]
         dist = np.empty((n_q, k), dtype=np.int32)
         ind = np.empty((n_q, k), dtype=np.int64)
-        work = np.zeros((n_q, 2), dtype=np.int64)
+        work = np.zeros((n_q, 3), dtype=np.int64)
         if n_q:
             qkeys = self.keys(Q_words)
             with _Threads(n_jobs):
                 _mih_knn_kernel(Q_words, qkeys, self.offsets, self.starts, self.ids, self.codes,
-                                self.sub_bits, self.masks, k, self.n_bits, self_offset, dist,
-                                ind, work)  # fmt: skip
+                                self.sub_bits, self.masks, k, self.n_bits, self_offset,
+                                self._costs(budget), dist, ind, work)  # fmt: skip
         if return_work:
             return dist, ind, work
         return dist, ind
 
     def radius_neighbors(self, Q_words, radius, *, self_offset=-1,
-                         sort_results=False, n_jobs=None):  # fmt: skip
-        """Radius search, same CSR contract as the brute kernel."""
+                         sort_results=False, n_jobs=None, budget=None):  # fmt: skip
+        """Radius search, same CSR contract as the brute kernel (and the same fallback
+        to a scan as :meth:`kneighbors`)."""
         n_q = Q_words.shape[0]
         indptr = np.zeros(n_q + 1, dtype=np.int64)
         radius = int(min(radius, self.n_bits))
@@ -376,7 +479,7 @@ class MIHIndex:
             return indptr, np.empty(0, np.int32), np.empty(0, np.int64)
         qkeys = self.keys(Q_words)
         args = (Q_words, qkeys, self.offsets, self.starts, self.ids, self.codes, self.sub_bits,
-                self.masks, radius, self_offset)  # fmt: skip
+                self.masks, radius, self_offset, self._costs(budget))  # fmt: skip
         with _Threads(n_jobs):
             empty_d, empty_i = np.empty(0, np.int32), np.empty(0, np.int64)
             _mih_radius_kernel(*args, indptr, empty_d, empty_i, False, False)
