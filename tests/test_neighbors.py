@@ -244,6 +244,7 @@ def test_index_is_stored_packed():
 def test_faiss_distances_agree():
     """Distances equal FAISS IndexBinaryFlat's on random 64- and 256-bit codes."""
     import faiss  # in the test extra, so CI never skips this comparison
+
     rng = np.random.default_rng(8)
     for n_bits in (64, 256):
         Dp = rng.integers(0, 256, size=(20_000, n_bits // 8), dtype=np.uint8)
@@ -410,32 +411,175 @@ def test_mih_bad_n_substrings_keeps_previous_fit():
     assert index.n_substrings_ is None and index.kneighbors(D[:2])[1].shape == (2, 5)
 
 
+def _spy_searches(monkeypatch):
+    """Count the queries answered by the exhaustive kernel and by the tables."""
+    import skhash.neighbors._unsupervised as unsupervised
+    from skhash.neighbors._mih import MIHIndex
+
+    counts = {"brute": 0, "mih": 0}
+
+    def wrap(fn, name, pos):
+        def spy(*args, **kwargs):
+            counts[name] += len(args[pos])
+            return fn(*args, **kwargs)
+
+        return spy
+
+    monkeypatch.setattr(
+        unsupervised, "kneighbors_words", wrap(unsupervised.kneighbors_words, "brute", 0)
+    )
+    monkeypatch.setattr(
+        unsupervised,
+        "radius_neighbors_words",
+        wrap(unsupervised.radius_neighbors_words, "brute", 0),
+    )
+    monkeypatch.setattr(MIHIndex, "kneighbors", wrap(MIHIndex.kneighbors, "mih", 1))
+    monkeypatch.setattr(MIHIndex, "radius_neighbors", wrap(MIHIndex.radius_neighbors, "mih", 1))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def large_codes():
+    """100,000 packed 64-bit codes, clustered and uniform, with 50 queries each."""
+    rng = np.random.default_rng(13)
+    out = {}
+    for kind in ("clustered", "uniform"):
+        if kind == "clustered":
+            D = _clustered_codes(rng, 100_000, 64, n_centres=300, flip=0.03)
+            Q = _clustered_codes(rng, 50, 64, n_centres=300, flip=0.03)
+        else:
+            D = rng.random((100_000, 64)) < 0.5
+            Q = rng.random((50, 64)) < 0.5
+        Dp = pack_codes(D)
+        out[kind] = (Dp, pack_codes(Q), HammingNeighbors(packed=True, algorithm="brute").fit(Dp))
+    return out
+
+
 @pytest.mark.parametrize("kind", ["clustered", "uniform"])
-def test_auto_on_a_large_index_equals_brute(kind, monkeypatch):
-    """algorithm='auto' builds tables from 100,000 codes; whichever search its pilot
-    queries choose, results equal brute's (both branches forced as well)."""
+@pytest.mark.parametrize("branch", ["default", "tables win", "scan wins"])
+def test_auto_on_a_large_index_equals_brute(large_codes, kind, branch, monkeypatch):
+    """algorithm='auto' on 100,000 codes equals brute, and each cost model takes its
+    branch: by default no tables are built for 50 queries; with free tables they are
+    built after the 32 exhaustive pilot queries; with costly probes never."""
+    import skhash.neighbors._mih as mih
     import skhash.neighbors._unsupervised as unsupervised
 
-    rng = np.random.default_rng(13)
-    if kind == "clustered":
-        D = _clustered_codes(rng, 100_000, 64, n_centres=300, flip=0.03)
-        Q = _clustered_codes(rng, 50, 64, n_centres=300, flip=0.03)
-    else:
-        D = rng.random((100_000, 64)) < 0.5
-        Q = rng.random((50, 64)) < 0.5
-    Dp, Qp = pack_codes(D), pack_codes(Q)
+    if branch == "tables win":
+        monkeypatch.setattr(mih, "PROBE_COST", 0.0)
+        monkeypatch.setattr(mih, "LISTED_ROW_COST", 0.0)
+        monkeypatch.setattr(unsupervised, "_BUILD_COST", 0.0)
+    elif branch == "scan wins":
+        monkeypatch.setattr(mih, "PROBE_COST", 1e12)
+        monkeypatch.setattr(unsupervised, "_BUILD_COST", 0.0)
+    Dp, Qp, brute = large_codes[kind]
     auto = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
-    brute = HammingNeighbors(n_neighbors=10, packed=True, algorithm="brute").fit(Dp)
-    assert auto.n_substrings_ is not None and brute.n_substrings_ is None
-    expected = brute.kneighbors(Qp)
-    for probe_cost in (unsupervised._PROBE_COST, 0.0, 1e12):
-        monkeypatch.setattr(unsupervised, "_PROBE_COST", probe_cost)
+    assert auto.n_substrings_ is None  # no tables at fit
+    counts = _spy_searches(monkeypatch)
+    expected = brute.kneighbors(Qp, n_neighbors=10)
+    counts.update(brute=0, mih=0)
+    for call in range(2):
         got = auto.kneighbors(Qp)
         np.testing.assert_array_equal(got[0], expected[0])
         np.testing.assert_array_equal(got[1], expected[1])
-    A = auto.radius_neighbors_graph(Qp, 4, mode="distance", sort_results=True)
+        if branch == "tables win":
+            want = {"brute": 32, "mih": 18} if call == 0 else {"brute": 0, "mih": 50}
+        else:
+            want = {"brute": 50, "mih": 0}
+        assert counts == want, (call, counts)
+        counts.update(brute=0, mih=0)
+    assert (auto.n_substrings_ is not None) == (branch == "tables win")
     B = brute.radius_neighbors_graph(Qp, 4, mode="distance", sort_results=True)
+    counts.update(brute=0, mih=0)
+    A = auto.radius_neighbors_graph(Qp, 4, mode="distance", sort_results=True)
+    assert counts == (
+        {"brute": 0, "mih": 50} if branch == "tables win" else {"brute": 50, "mih": 0}
+    )
     assert (A != B).nnz == 0 and A.nnz == B.nnz
+
+
+def test_auto_builds_tables_when_the_saved_scans_pay_for_them(large_codes, monkeypatch):
+    """'auto' answers by the scan until the scan time the tables would have saved (past
+    calls and this one) covers their build time, then builds them and uses them."""
+    import skhash.neighbors._mih as mih
+    import skhash.neighbors._unsupervised as unsupervised
+
+    Dp, Qp, brute = large_codes["clustered"]
+    n = len(Dp)
+    # Tables estimated at half a scan per query; building them costs 100 queries' saving.
+    monkeypatch.setattr(mih, "estimated_cost", lambda probes, listed: np.full(len(probes), n / 2))
+    auto = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
+    monkeypatch.setattr(unsupervised, "_BUILD_COST", 100 * 0.5 / auto._m)
+    counts = _spy_searches(monkeypatch)
+    Q40 = Qp[:40]
+    expected = brute.kneighbors(Q40, n_neighbors=10)
+    counts.update(brute=0, mih=0)
+    for call, want in enumerate([(40, 0), (40, 0), (0, 40), (0, 40)]):
+        got = auto.kneighbors(Q40)
+        np.testing.assert_array_equal(got[1], expected[1])
+        assert (counts["brute"], counts["mih"]) == want, (call, counts)
+        assert (auto.n_substrings_ is not None) == (call >= 2)
+        counts.update(brute=0, mih=0)
+    # A single call large enough to pay for the tables builds them at once.
+    fresh = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
+    Q = np.repeat(Qp, 5, axis=0)  # 250 queries
+    np.testing.assert_array_equal(fresh.kneighbors(Q)[1], brute.kneighbors(Q, n_neighbors=10)[1])
+    assert fresh.n_substrings_ is not None
+
+
+def test_auto_estimates_once_per_k_and_radius(large_codes, monkeypatch):
+    """'auto' estimates the tables' cost on the first call for a given k (or radius)
+    only; later calls reuse the decision, and a refit forgets it."""
+    import skhash.neighbors._unsupervised as unsupervised
+
+    calls = []
+    real = unsupervised.estimate_work
+    monkeypatch.setattr(
+        unsupervised, "estimate_work", lambda *a, **kw: calls.append(1) or real(*a, **kw)
+    )
+    Dp, Qp, _ = large_codes["uniform"]
+    auto = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
+    for _ in range(3):
+        auto.kneighbors(Qp[:1])
+    assert len(calls) == 1
+    auto.kneighbors(Qp, n_neighbors=5)
+    auto.kneighbors(Qp[:3], n_neighbors=5)
+    assert len(calls) == 2
+    auto.radius_neighbors(Qp, radius=3)
+    auto.radius_neighbors(Qp[:2], radius=3)
+    assert len(calls) == 3
+    auto.fit(Dp).kneighbors(Qp[:1])
+    assert len(calls) == 4
+
+
+@pytest.mark.parametrize("n_neighbors", [1, 10, 60])
+def test_auto_cost_estimate_is_the_tables_work(n_neighbors, monkeypatch):
+    """On a database no larger than the sample, the estimated probes and listed rows of
+    a k-NN search equal the work the tables actually do, query by query."""
+    from skhash.neighbors._mih import estimate_work, knn_radii
+
+    _probes_only(monkeypatch)
+    rng = np.random.default_rng(16)
+    D = _clustered_codes(rng, 2000, 64)
+    Q = np.vstack([_clustered_codes(rng, 30, 64), rng.random((10, 64)) < 0.5])
+    mih = HammingNeighbors(algorithm="mih", n_substrings=4).fit(D)
+    Qw = mih._to_words(Q)
+    d, _, work = mih._mih.kneighbors(Qw, n_neighbors, return_work=True)
+    radii = knn_radii(d[:, -1], mih._mih.sub_bits)
+    rows = np.ascontiguousarray(mih._db_words.T)
+    probes, listed = estimate_work(Qw, rows, len(D), 64, mih._mih.edges, radii)
+    np.testing.assert_array_equal(probes, work[:, 0])
+    np.testing.assert_array_equal(listed, work[:, 1])
+
+
+def test_auto_fit_keeps_memory_at_the_codes(large_codes):
+    """'auto' on 100,000 codes stores only the codes at fit and after small queries."""
+    Dp, Qp, _ = large_codes["clustered"]
+    auto = HammingNeighbors(packed=True).fit(Dp)
+    auto.kneighbors(Qp)
+    auto.radius_neighbors(Qp[:5], radius=2)
+    size = len(pickle.dumps(auto))
+    assert auto.n_substrings_ is None
+    assert 100_000 * 8 <= size < 100_000 * 8 + 4096
 
 
 def test_auto_small_index_builds_no_tables():

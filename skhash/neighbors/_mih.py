@@ -38,7 +38,17 @@ from numba import njit, prange
 
 from ._kernels import _CHUNK, _JIT, _chunk_min, _popcount, _row_dists, _Threads
 
-__all__ = ["LISTED_ROW_COST", "MIHIndex", "PROBE_COST", "default_n_substrings"]
+__all__ = [
+    "LISTED_ROW_COST",
+    "MIHIndex",
+    "PROBE_COST",
+    "default_n_substrings",
+    "estimate_work",
+    "estimated_cost",
+    "knn_radii",
+    "substring_keys",
+    "substring_layout",
+]
 
 # Longest substring: a direct-addressed table has 2^s + 1 int32 offsets (64 MB at 24).
 MAX_SUBSTRING_BITS = 24
@@ -70,6 +80,105 @@ def _substring_bounds(n_bits, m):
     """Bit ranges of m contiguous substrings, lengths differing by at most one."""
     edges = np.linspace(0, n_bits, m + 1).round().astype(np.int64)
     return edges
+
+
+def substring_layout(n_bits, n_substrings, n_words, word_dtype=np.uint64):
+    """Substrings of multi-index hashing: ``(edges, sub_bits, masks)``.
+
+    ``edges`` are the m + 1 bit boundaries, ``sub_bits`` the m lengths, ``masks`` (m,
+    n_words) the bits of each substring in the word layout of the codes. Raises a
+    ValueError naming the valid range when a substring would not have 1 to 24 bits.
+    """
+    m = int(n_substrings)
+    edges = _substring_bounds(n_bits, m)
+    sub_bits = np.diff(edges)
+    if sub_bits.max() > MAX_SUBSTRING_BITS or sub_bits.min() < 1:
+        raise ValueError(
+            f"n_substrings={m} gives substrings of {sub_bits.min()} to {sub_bits.max()} "
+            f"bits for n_bits={n_bits}; each must have 1 to {MAX_SUBSTRING_BITS} bits, "
+            f"i.e. n_substrings between {math.ceil(n_bits / MAX_SUBSTRING_BITS)} and "
+            f"{n_bits}."
+        )
+    word_bits = 8 * np.dtype(word_dtype).itemsize
+    mask_bits = np.zeros((m, n_words * word_bits), dtype=bool)
+    for i in range(m):
+        mask_bits[i, edges[i] : edges[i + 1]] = True
+    masks = np.ascontiguousarray(np.packbits(mask_bits, axis=1).view(word_dtype))
+    return edges, sub_bits.astype(np.int64), masks
+
+
+@njit(**_JIT)
+def _sample_counts(qkeys, skeys, radii, out):
+    """out[q, i] = sampled rows whose substring i is within radii[q, i] of query q's
+    (radius -1: table not probed); ``skeys`` is table-major, (m, n_sample)."""
+    for q in range(qkeys.shape[0]):
+        for i in range(skeys.shape[0]):
+            r = radii[q, i]
+            if r < 0:
+                continue
+            key = qkeys[q, i]
+            c = 0
+            for j in range(skeys.shape[1]):
+                c += _popcount(key ^ skeys[i, j]) <= r
+            out[q, i] = c
+
+
+def substring_keys(words, n_bits, edges, chunk=1 << 16):
+    """Substring values of codes given as word rows: (n, m) int64, bit j -> 2^j."""
+    n = words.shape[0]
+    m = len(edges) - 1
+    out = np.empty((n, m), dtype=np.int64)
+    for a in range(0, n, chunk):
+        packed = np.ascontiguousarray(words[a : a + chunk]).view(np.uint8)
+        bits = np.unpackbits(packed, axis=1, count=n_bits)
+        for i in range(m):
+            sub = bits[:, edges[i] : edges[i + 1]].astype(np.int64)
+            out[a : a + chunk, i] = sub @ (np.int64(1) << np.arange(sub.shape[1]))
+    return out
+
+
+def knn_radii(kth_dist, sub_bits):
+    """Substring radius each table is probed to by a k-NN search whose k-th distance is
+    ``kth_dist`` (one per query): the search stops after table i at radius r once
+    m * r + i reaches the k-th distance, so table i goes to (d - i) // m (-1: never)."""
+    m = len(sub_bits)
+    d = np.asarray(kth_dist, dtype=np.int64)[:, None]
+    i = np.arange(m)[None, :]
+    r = np.where(d >= i, (d - i) // m, -1)
+    return np.minimum(r, sub_bits[None, :])
+
+
+def estimate_work(Q_words, sample_words, n_samples, n_bits, edges, radii):
+    """Buckets probed and rows listed by a multi-index search of each query, without
+    the tables: ``(probes, listed)``, one per query.
+
+    Table i probed to substring radius r_i probes sum_{r <= r_i} C(s_i, r) buckets
+    (exact) and lists the codes within substring distance r_i, estimated from the
+    database rows ``sample_words`` (word rows): exact when the sample is the whole
+    database.
+    """
+    radii = np.ascontiguousarray(radii, dtype=np.int64)
+    sub_bits = np.diff(edges)
+    n_q, m = radii.shape
+    counts = np.zeros((n_q, m), dtype=np.int64)
+    if n_q and len(sample_words):
+        qkeys = substring_keys(Q_words, n_bits, edges)
+        skeys = np.ascontiguousarray(substring_keys(sample_words, n_bits, edges).T)
+        _sample_counts(qkeys, skeys, radii, counts)
+    listed = counts.sum(axis=1) * (n_samples / max(len(sample_words), 1))
+    # cum[i, r + 1] = number of keys within substring radius r of table i.
+    max_s = int(sub_bits.max())
+    cum = np.zeros((m, max_s + 2))
+    for i, s in enumerate(sub_bits):
+        cum[i, 1 : s + 2] = np.cumsum([math.comb(int(s), r) for r in range(int(s) + 1)])
+        cum[i, s + 2 :] = cum[i, s + 1]
+    probes = cum[np.arange(m)[None, :], radii + 1].sum(axis=1)
+    return probes, listed
+
+
+def estimated_cost(probes, listed):
+    """Cost of multi-index search in rows of the exhaustive scan (the cost model)."""
+    return PROBE_COST * np.asarray(probes) + LISTED_ROW_COST * np.asarray(listed)
 
 
 @njit(**_JIT)
@@ -378,24 +487,11 @@ class MIHIndex:
 
     def __init__(self, words, n_bits, n_substrings):
         m = int(n_substrings)
-        edges = _substring_bounds(n_bits, m)
-        sub_bits = np.diff(edges)
-        if sub_bits.max() > MAX_SUBSTRING_BITS or sub_bits.min() < 1:
-            raise ValueError(
-                f"n_substrings={m} gives substrings of {sub_bits.min()} to {sub_bits.max()} "
-                f"bits for n_bits={n_bits}; each must have 1 to {MAX_SUBSTRING_BITS} bits, "
-                f"i.e. n_substrings between {math.ceil(n_bits / MAX_SUBSTRING_BITS)} and "
-                f"{n_bits}."
-            )
-        self.n_bits = int(n_bits)
-        self.edges = edges
-        self.sub_bits = sub_bits.astype(np.int64)
         n, n_words = words.shape
-        # Bit masks of each substring in the same uint64 word layout as the codes.
-        mask_bits = np.zeros((m, n_words * 64), dtype=bool)
-        for i in range(m):
-            mask_bits[i, edges[i] : edges[i + 1]] = True
-        self.masks = np.ascontiguousarray(np.packbits(mask_bits, axis=1).view(np.uint64))
+        self.edges, self.sub_bits, self.masks = substring_layout(
+            n_bits, m, n_words, words.dtype.type
+        )
+        self.n_bits = int(n_bits)
         keys = self.keys(words)
         index_dtype = np.int64 if n >= 2**31 else np.int32
         # Direct-addressed offsets of all tables in one array: table i's bucket v is
@@ -406,7 +502,7 @@ class MIHIndex:
         self.ids = np.empty((m, n), dtype=index_dtype)
         # Each table keeps its own copy of the codes in bucket order (word-major), so a
         # bucket is scanned as a contiguous run instead of n random reads.
-        self.codes = np.empty((m, n_words, n), dtype=np.uint64)
+        self.codes = np.empty((m, n_words, n), dtype=words.dtype)
         for i in range(m):
             counts = np.bincount(keys[:, i], minlength=1 << int(self.sub_bits[i]))
             table = self.offsets[self.starts[i] : self.starts[i] + sizes[i]]
@@ -423,18 +519,9 @@ class MIHIndex:
         the codes in bucket order and the substring masks."""
         return int(self.offsets.nbytes + self.ids.nbytes + self.codes.nbytes + self.masks.nbytes)
 
-    def keys(self, words, chunk=1 << 16):
+    def keys(self, words):
         """Substring values of codes given as word rows: (n, m) int64, bit j -> 2^j."""
-        n = words.shape[0]
-        m = len(self.sub_bits)
-        out = np.empty((n, m), dtype=np.int64)
-        for a in range(0, n, chunk):
-            packed = np.ascontiguousarray(words[a : a + chunk]).view(np.uint8)
-            bits = np.unpackbits(packed, axis=1, count=self.n_bits)
-            for i in range(m):
-                sub = bits[:, self.edges[i] : self.edges[i + 1]].astype(np.int64)
-                out[a : a + chunk, i] = sub @ (np.int64(1) << np.arange(sub.shape[1]))
-        return out
+        return substring_keys(words, self.n_bits, self.edges)
 
     def _costs(self, budget):
         """Cost model and budget of one query, as the kernels take them."""

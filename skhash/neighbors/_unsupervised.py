@@ -1,6 +1,5 @@
 """HammingNeighbors: sklearn's NearestNeighbors API for binary codes, on packed words."""
 
-import math
 import numbers
 from numbers import Integral, Real
 
@@ -13,37 +12,24 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import rollback_on_error
 from ..codes import n_bytes
+from . import _mih
 from ._kernels import kneighbors_words, radius_neighbors_words, to_words
-from ._mih import LISTED_ROW_COST, PROBE_COST, MIHIndex, default_n_substrings
+from ._mih import MIHIndex, default_n_substrings, estimate_work, knn_radii, substring_layout
 
 __all__ = ["HammingNeighbors"]
 
 # algorithm="auto" (see the Notes of HammingNeighbors and benchmarks/bench_mih.py).
 # Below this many codes the exhaustive kernel is always used and no tables are built.
 _AUTO_MIN_SAMPLES = 100_000
-# Queries answered with the tables first, to measure their work on this data.
+# Queries of the first call for a given k (or radius) whose multi-index work is
+# estimated; for k-NN they are answered by the exhaustive kernel, whose k-th
+# distances say how far the tables would have to be probed.
 _PILOT_QUERIES = 32
-
-
-def _auto_builds_tables(n_samples):
-    """Whether algorithm="auto" builds multi-index tables at fit."""
-    return n_samples >= _AUTO_MIN_SAMPLES
-
-
-def _mih_cost(n_probes, n_rows):
-    """Estimated multi-index search cost, in rows of the exhaustive scan."""
-    return PROBE_COST * n_probes + LISTED_ROW_COST * n_rows
-
-
-def _radius_probes(sub_bits, radius_bits, n_samples):
-    """Buckets probed and rows listed (if codes were uniform) by a radius search."""
-    r_max = radius_bits // len(sub_bits)
-    n_probes = n_rows = 0.0
-    for s in sub_bits:
-        probes = sum(math.comb(int(s), r) for r in range(min(r_max, int(s)) + 1))
-        n_probes += probes
-        n_rows += probes * n_samples / 2.0 ** int(s)
-    return n_probes, n_rows
+# Database rows (evenly spaced) from which the rows listed by the tables are estimated.
+_SAMPLE_ROWS = 2048
+# Time to build the tables, in rows of the exhaustive scan per code and table:
+# 300 to 700 measured (200,000 and 1,000,000 uniform codes, 64 and 128 bits).
+_BUILD_COST = 500.0
 
 
 class HammingNeighbors(BaseEstimator):
@@ -84,8 +70,9 @@ class HammingNeighbors(BaseEstimator):
     algorithm : {"auto", "brute", "mih"}, default="auto"
         ``"brute"``: the exhaustive kernel. ``"mih"``: multi-index hashing (Norouzi et
         al.), exact and sub-linear on codes whose neighbours are close, with hash
-        tables built at fit. ``"auto"``: tables are built from 100,000 codes up and
-        each query call chooses (see Notes). All three return identical results.
+        tables built at fit. ``"auto"``: the exhaustive kernel, and from 100,000
+        codes up, tables built by a query call once the queries show that they pay for
+        their build time (see Notes). All three return identical results.
     n_substrings : int, default=None
         Number m of substrings (hash tables) of multi-index hashing, each of about
         ``n_bits / m`` bits (at most 24). None: ``n_bits / (log2(n_samples) - 8)``,
@@ -101,7 +88,9 @@ class HammingNeighbors(BaseEstimator):
         Number of columns of the fitted input: ``n_bits_``, or the number of bytes
         per code when ``packed=True``.
     n_substrings_ : int or None
-        Number of multi-index hash tables built at fit; None when none were built.
+        Number of multi-index hash tables built: by ``fit`` for ``algorithm="mih"``,
+        by the query call where they start to pay off for ``"auto"``; None while none
+        are built.
 
     See Also
     --------
@@ -123,7 +112,10 @@ class HammingNeighbors(BaseEstimator):
     Memory. The index holds the codes as 64-bit words, ``ceil(n_bits / 64) * 8``
     bytes per code (n_bits / 8 for multiples of 64; shorter codes are padded to one
     word so that a single compiled kernel serves every length), stored word-major
-    so that the kernel's loop over database rows vectorises. Queries are processed in chunks
+    so that the kernel's loop over database rows vectorises. That is all
+    ``"brute"`` keeps, and all ``"auto"`` keeps until it builds tables; multi-index
+    tables add ``m * (code bytes + 4)`` bytes per code (260 bytes per code at 200,000
+    128-bit codes, next to the codes' 16; see below). Queries are processed in chunks
     bounded by ``sklearn.get_config()["working_memory"]``; the k-NN kernel keeps
     O(k + n_bits) integers per query and never an n_queries x n_samples matrix.
 
@@ -149,20 +141,35 @@ class HammingNeighbors(BaseEstimator):
     as checking ~150 listed codes, and shorter substrings measured 2-4x faster.
     The keys within substring radius r number C(s, r), so far neighbours on long
     substrings could need millions of probes per query (257-bit codes, m = 12, 1,500
-    codes: 0.35 s per query against 35 microseconds for the scan). Each query's work is therefore counted
-    (``600 * probes + 4 * listed`` rows of the exhaustive scan) and, when the next
+    codes: 0.35 s per query against 35 microseconds for the scan). Each query's work
+    is therefore counted (``600 * probes + 4 * listed`` rows of the exhaustive scan)
+    and, when the next
     (table, radius) level would take it past ``n_samples`` rows, the query is finished
     by scanning every code: still exact, at most about twice the exhaustive time.
 
-    ``algorithm="auto"``. Below 100,000 codes the exhaustive kernel is used and no
-    tables are built. From 100,000 codes, tables are built; a k-NN call answers its
-    first 32 queries with the tables, counting the buckets probed and the codes they
-    list, and keeps the tables for the other queries only if the estimated cost
-    ``600 * probes + 4 * listed`` (in rows of the exhaustive scan, fitted on
-    ``benchmarks/bench_mih.py``) is below ``n_samples``; a radius search makes the
-    same estimate from the number of buckets within the radius. Near neighbours (real
-    learned codes, small k) make the tables win; far ones (uniformly random codes,
-    large k) make the exhaustive scan win. The choice changes speed, never results.
+    ``algorithm="auto"``. ``fit`` stores only the codes, as ``"brute"`` does: a
+    ``NearestNeighbors`` user expects the index to cost about its data, and the
+    tables cost 5 to 17 times the codes. Below 100,000 codes the exhaustive kernel
+    is always used. From 100,000 codes, the first k-NN call for a given k answers its
+    first 32 queries with the exhaustive kernel; their k-th distances d say how far
+    the tables would be probed (table i to substring radius (d - i) // m), hence the
+    buckets probed, exactly, and the codes those buckets would list are counted on
+    2,048 evenly spaced database codes. The estimated cost ``600 * probes + 4 *
+    listed`` (in rows of the exhaustive scan, fitted on ``benchmarks/bench_mih.py``)
+    is kept for that k; a radius search estimates it from its radius, for the first
+    32 queries of its first call. Tables estimated to beat the scan are built only once
+    they pay for themselves: when the scan time they would have saved on the queries
+    answered so far, plus those of the current call, reaches their build time
+    (estimated at 500 rows of the scan per code and table; 300 to 700 measured).
+    Until then, and for every k or radius where they would not beat the scan, queries
+    go to the exhaustive kernel. So a small call costs what ``"brute"`` costs (plus,
+    once per k or radius, an estimate of well under a millisecond), and in total
+    ``"auto"`` takes at most about twice the time of the better choice made in
+    hindsight (the rent-or-buy bound, up to the cost model's error). The estimates and
+    the tables stay on the fitted estimator, and in its pickle, until the next fit.
+    Near neighbours (real learned codes, small k) make the tables win; far ones
+    (uniformly random codes, large k) make the exhaustive scan win. The choice
+    changes speed and memory, never results.
 
     Examples
     --------
@@ -274,32 +281,66 @@ class HammingNeighbors(BaseEstimator):
                     )
             self.n_bits_ = int(n_bits)
             self.n_samples_fit_ = int(X.shape[0])
-            rows = self._to_words(X)
-            self._db_words = np.ascontiguousarray(rows.T)
+            self._db_words = self._to_words(X, transpose=True)
             self._mih = None
             self.n_substrings_ = None
+            # algorithm="auto": estimated multi-index cost per query, in rows of the
+            # exhaustive scan, per ("k", k) or ("radius", bits); and the scan time the
+            # tables would have saved so far (see Notes).
+            self._auto_cost = {}
+            self._auto_saved = 0.0
+            self._m = None
             if self.algorithm == "mih" or (
-                self.algorithm == "auto" and _auto_builds_tables(self.n_samples_fit_)
+                self.algorithm == "auto" and self.n_samples_fit_ >= _AUTO_MIN_SAMPLES
             ):
                 m = self.n_substrings
                 if m is None:
                     m = default_n_substrings(n_bits, self.n_samples_fit_)
-                self._mih = MIHIndex(rows, n_bits, m)
-                self.n_substrings_ = int(m)
+                substring_layout(n_bits, m, 1)  # a bad n_substrings fails in fit
+                self._m = int(m)
+                if self.algorithm == "mih":
+                    self._build_tables()
         return self
 
-    def _use_mih_radius(self, radius_bits):
-        """Whether a radius search runs on the multi-index tables (see Notes)."""
-        if self._mih is None:
+    def _build_tables(self):
+        """Build the multi-index tables (at fit for "mih", when they pay off for "auto")."""
+        rows = np.ascontiguousarray(self._db_words.T)
+        self._mih = MIHIndex(rows, self.n_bits_, self._m)
+        self.n_substrings_ = self._m
+
+    def _auto_estimate(self, Q, *, kth=None, radius=None):
+        """Mean estimated multi-index cost (rows of the exhaustive scan) of a k-NN search
+        of the queries ``Q`` whose k-th distances are ``kth``, or of a radius search."""
+        edges, sub_bits, _ = substring_layout(self.n_bits_, self._m, 1)
+        if kth is not None:
+            radii = knn_radii(kth, sub_bits)
+        else:
+            radii = np.tile(np.minimum(radius // self._m, sub_bits), (len(Q), 1))
+        step = max(1, self.n_samples_fit_ // _SAMPLE_ROWS)
+        sample = self._db_words[:, ::step].T
+        probes, listed = estimate_work(Q, sample, self.n_samples_fit_, self.n_bits_, edges, radii)
+        return float(np.mean(_mih.estimated_cost(probes, listed)))
+
+    def _auto_uses_tables(self, key, n_past, n_ahead):
+        """algorithm="auto": whether the tables answer the ``n_ahead`` queries still to
+        come in this call for ``key``, ``n_past`` queries of it having been answered by
+        the exhaustive kernel. Builds the tables once the scan time they would have
+        saved, with this call's, covers their estimated build time (see Notes)."""
+        saving = self.n_samples_fit_ - self._auto_cost[key]  # rows per query
+        if saving <= 0:
             return False
-        if self.algorithm == "mih":
+        if self._mih is not None:
             return True
-        probes, rows = _radius_probes(self._mih.sub_bits, radius_bits, self.n_samples_fit_)
-        return _mih_cost(probes, rows) < self.n_samples_fit_
+        self._auto_saved += saving * n_past
+        if self._auto_saved + saving * n_ahead >= _BUILD_COST * self._m * self.n_samples_fit_:
+            self._build_tables()
+            return True
+        self._auto_saved += saving * n_ahead
+        return False
 
     def _chunks(self, X, row_bytes):
-        """Yield (start, query words) over chunks of the queries (the fitted codes when
-        ``X`` is None), each chunk's memory bounded by ``working_memory``."""
+        """Yield (start, query words, n_queries) over chunks of the queries (the fitted
+        codes when ``X`` is None), each chunk's memory bounded by ``working_memory``."""
         if X is None:
             n_q = self.n_samples_fit_
         else:
@@ -313,7 +354,18 @@ class HammingNeighbors(BaseEstimator):
                 Q = np.ascontiguousarray(self._db_words[:, start:stop].T)
             else:
                 Q = self._to_words(X[start:stop])
-            yield start, Q
+            yield start, Q, n_q
+
+    def _brute_knn(self, Q, n_neighbors, start, query_is_train):
+        """k-NN of a chunk of query words with the exhaustive kernel."""
+        return kneighbors_words(
+            Q,
+            self._db_words,
+            n_neighbors,
+            self.n_bits_,
+            self_offset=start if query_is_train else -1,
+            n_jobs=self.n_jobs,
+        )
 
     def _scale(self, dist):
         if self.normalize:
@@ -377,40 +429,32 @@ class HammingNeighbors(BaseEstimator):
         # the kernel's candidate buffer and histogram.
         row_bytes = n_neighbors * 20 + (2 * n_neighbors + 64) * 12 + (self.n_bits_ + 2) * 8
         dists, inds = [], []
-        # "mih" always, "brute" never; "auto" answers a few pilot queries with the tables
-        # and keeps them only if their measured work beats an exhaustive scan.
-        use_mih = None if self.algorithm == "auto" else self.algorithm == "mih"
-        if self._mih is None:
-            use_mih = False
-        for start, Q in self._chunks(X, row_bytes):
-            if use_mih is None:
-                n_pilot = min(_PILOT_QUERIES, len(Q))
-                d, i, work = self._mih.kneighbors(
-                    Q[:n_pilot],
-                    n_neighbors,
-                    self_offset=start if query_is_train else -1,
-                    n_jobs=self.n_jobs,
-                    return_work=True,
-                )
-                dists.append(d)
-                inds.append(i)
-                use_mih = bool(_mih_cost(*work[:, :2].mean(axis=0)) < self.n_samples_fit_)
-                Q = Q[n_pilot:]
-                start += n_pilot
+        # The fitted state decides, not a parameter changed since (set_params).
+        use_mih = self._mih is not None and self.algorithm == "mih"
+        decide = self.algorithm == "auto" and self._m is not None
+        key = ("k", n_neighbors)
+        for start, Q, n_q in self._chunks(X, row_bytes):
+            if decide:
+                # "auto", first chunk: the first call for this k answers a few pilot
+                # queries exhaustively; their k-th distances give the tables' cost.
+                n_pilot = 0
+                if key not in self._auto_cost:
+                    n_pilot = min(_PILOT_QUERIES, len(Q))
+                    d, i = self._brute_knn(Q[:n_pilot], n_neighbors, start, query_is_train)
+                    dists.append(d)
+                    inds.append(i)
+                    self._auto_cost[key] = self._auto_estimate(Q[:n_pilot], kth=d[:, -1])
+                    Q = Q[n_pilot:]
+                    start += n_pilot
+                use_mih = self._auto_uses_tables(key, n_pilot, n_q - n_pilot)
+                decide = False
                 if not len(Q):
                     continue
-            offset = start if query_is_train else -1
             if use_mih:
+                offset = start if query_is_train else -1
                 d, i = self._mih.kneighbors(Q, n_neighbors, self_offset=offset, n_jobs=self.n_jobs)
             else:
-                d, i = kneighbors_words(
-                    Q,
-                    self._db_words,
-                    n_neighbors,
-                    self.n_bits_,
-                    self_offset=offset,
-                    n_jobs=self.n_jobs,
-                )
+                d, i = self._brute_knn(Q, n_neighbors, start, query_is_train)
             dists.append(d)
             inds.append(i)
         ind = np.concatenate(inds) if len(inds) != 1 else inds[0]
@@ -434,8 +478,19 @@ class HammingNeighbors(BaseEstimator):
         row_bytes = 16 + 16 * 64
         indptrs, dists, inds = [np.zeros(1, dtype=np.int64)], [], []
         total = 0
-        use_mih = self._use_mih_radius(r_bits)
-        for start, Q in self._chunks(X, row_bytes):
+        # The fitted state decides, not a parameter changed since (set_params).
+        use_mih = self._mih is not None and self.algorithm == "mih"
+        decide = self.algorithm == "auto" and self._m is not None and r_bits >= 0
+        key = ("radius", r_bits)
+        for start, Q, n_q in self._chunks(X, row_bytes):
+            if decide:
+                # "auto", first chunk: the probes of a radius search are known from the
+                # radius; the rows they list are estimated on a sample of the database.
+                if key not in self._auto_cost:
+                    pilot = Q[:_PILOT_QUERIES]
+                    self._auto_cost[key] = self._auto_estimate(pilot, radius=r_bits)
+                use_mih = self._auto_uses_tables(key, 0, n_q)
+                decide = False
             offset = start if query_is_train else -1
             if use_mih:
                 offsets, d, i = self._mih.radius_neighbors(
