@@ -11,10 +11,13 @@ from skhash.neighbors._kernels import (
     to_words,
 )
 
-# Bit widths covering every word layout: one uint8/16/32 word, one to four uint64
-# words (the vectorised paths), and the generic path beyond 256 bits; with and
-# without a partial last byte.
-N_BITS = [5, 16, 24, 64, 100, 128, 192, 256, 300]
+# Bytes per code in the kernels' words: 1, 2, 4, 4 up to 32 bits, then 8 per 64 bits.
+WORD_BYTES = {1: 1, 2: 2, 3: 4, 4: 4}
+
+# Bit widths covering every word layout: one uint8, uint16 or uint32 word (5, 16, 24
+# and 32 bits), one to four uint64 words (the vectorised paths), and the generic path
+# beyond 256 bits; with and without a partial last byte.
+N_BITS = [5, 16, 24, 32, 64, 100, 128, 192, 256, 300]
 
 
 def _codes(rng, n, n_bits):
@@ -135,3 +138,29 @@ def test_thread_count_restored_and_results_thread_independent():
     np.testing.assert_array_equal(
         hamming_distance_matrix(Qp, Dp, n_jobs=1), hamming_distance_matrix(Qp, Dp, n_jobs=2)
     )
+
+
+@pytest.mark.parametrize("n_bits", range(1, 65))
+def test_every_length_up_to_64_bits_matches_numpy(n_bits):
+    """Distances, k-NN and radius search equal the numpy reference for 1 to 64 bits, in
+    words of the documented size (smallest of 1, 2, 4 bytes, else 8 per 64 bits)."""
+    rng = np.random.default_rng(1000 + n_bits)
+    Dp = _hard_database(rng, 300, n_bits)
+    Qp = np.vstack([_codes(rng, 12, n_bits), Dp[[7]]])
+    Dp[:, -1] |= np.uint8(0xFF >> (n_bits % 8 or 8))  # garbage in the padding bits
+    ref = _reference(Qp, Dp, n_bits)
+    Q, DT = to_words(Qp, n_bits), to_words(Dp, n_bits, transpose=True)
+    n_bytes = -(-n_bits // 8)
+    assert DT.nbytes == 300 * WORD_BYTES.get(n_bytes, 8 * -(-n_bytes // 8))
+    assert Q.dtype == DT.dtype and Q.dtype.kind == "u"
+    order = np.argsort(ref, axis=1, kind="stable")
+    for k in (1, 10, 300):
+        dist, ind = kneighbors_words(Q, DT, k, n_bits, n_jobs=2)
+        np.testing.assert_array_equal(ind, order[:, :k])
+        np.testing.assert_array_equal(dist, np.take_along_axis(ref, order[:, :k], axis=1))
+    r = n_bits // 3
+    offsets, dist, ind = radius_neighbors_words(Q, DT, r, n_bits)
+    for q in range(len(Qp)):
+        np.testing.assert_array_equal(ind[offsets[q] : offsets[q + 1]], np.flatnonzero(ref[q] <= r))
+    if n_bits % 8 == 0:
+        np.testing.assert_array_equal(hamming_distance_matrix(Qp, Dp), ref)

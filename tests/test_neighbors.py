@@ -328,7 +328,7 @@ def _probes_only(monkeypatch):
 
 
 @pytest.mark.parametrize("path", ["probes", "default"])
-@pytest.mark.parametrize("n_bits, n_substrings", [(32, 2), (64, 3), (64, None), (100, 5)])
+@pytest.mark.parametrize("n_bits, n_substrings", [(16, 2), (32, 2), (64, 3), (64, None), (100, 5)])
 def test_mih_kneighbors_identical_to_brute(n_bits, n_substrings, path, monkeypatch):
     """algorithm='mih' returns brute's distances and indices exactly, ties and X=None too,
     both when every query is answered by the tables and with the fallback to a scan."""
@@ -588,14 +588,16 @@ def test_auto_small_index_builds_no_tables():
     assert HammingNeighbors().fit(D).n_substrings_ is None
 
 
-@pytest.mark.parametrize("n_bits, n_substrings", [(64, 4), (100, 5), (128, 11)])
-def test_mih_table_memory_is_the_documented_formula(n_bits, n_substrings):
+@pytest.mark.parametrize(
+    "n_bits, n_substrings, code_bytes",
+    [(16, 2, 2), (24, 2, 4), (64, 4, 8), (100, 5, 16), (128, 11, 16)],
+)
+def test_mih_table_memory_is_the_documented_formula(n_bits, n_substrings, code_bytes):
     """MIH tables' nbytes: m x (code bytes + 4) per code plus 4 x (2^s + 1) per table."""
     n = 5000
     D = np.random.default_rng(n_bits).random((n, n_bits)) < 0.5
     index = HammingNeighbors(algorithm="mih", n_substrings=n_substrings).fit(D)
     tables = index._mih
-    code_bytes = 8 * -(-n_bits // 64)
     expected = n_substrings * (code_bytes + 4) * n + 4 * int(((1 << tables.sub_bits) + 1).sum())
     masks = n_substrings * code_bytes
     assert tables.nbytes == expected + masks

@@ -4,7 +4,8 @@ Layout. Queries are rows of unsigned words, ``Q[q, w]``. The database is stored
 word-major, ``DT[w, j]`` (the transpose), so that for a fixed word the codes of
 consecutive database rows are contiguous: the compiler then vectorises the XOR +
 popcount over database rows (AVX-512 ``vpopcntq`` where the CPU has it, scalar
-``popcnt`` otherwise).
+``popcnt`` otherwise). Codes of up to 32 bits are one uint8, uint16 or uint32 word,
+XORed and counted at that width; longer codes are uint64 words.
 
 Selection. Distances are integers in [0, n_bits]. The k-NN kernel keeps, per query,
 the current k-th smallest distance ``tau``; a chunk of 64 database rows is first
@@ -25,6 +26,7 @@ __all__ = [
     "kneighbors_words",
     "radius_neighbors_words",
     "to_words",
+    "word_dtype",
 ]
 
 # Database rows per tile: for 64-bit codes a tile is 32 KB, so it stays in L1/L2 while
@@ -49,24 +51,53 @@ def _popcount(typingctx, x):
     return sig, codegen
 
 
+@intrinsic
+def _xor_popcount(typingctx, x, y):
+    """popcount(x ^ y) in the width of the words (no promotion to 64 bits), so that
+    the loops over uint8/16/32 words vectorise at their own width."""
+    if x != y:
+        return None
+    sig = x(x, y)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(builder.xor(args[0], args[1]))
+
+    return sig, codegen
+
+
+def word_dtype(n_bytes):
+    """Unsigned word type of codes of ``n_bytes`` bytes: the smallest of uint8, uint16
+    and uint32 that holds the code, uint64 words beyond 4 bytes."""
+    if n_bytes <= 1:
+        return np.dtype(np.uint8)
+    if n_bytes == 2:
+        return np.dtype(np.uint16)
+    if n_bytes <= 4:
+        return np.dtype(np.uint32)
+    return np.dtype(np.uint64)
+
+
 def to_words(packed, n_bits=None, *, transpose=False):
     """Packed uint8 codes as unsigned words for the kernels.
 
-    Each row of ``ceil(n_bits / 8)`` bytes is zero-padded to a multiple of 8 bytes and
-    viewed as uint64 words (one word type only: every kernel is compiled once). Byte
-    order inside a word does not matter: the Hamming distance counts differing bits
-    and both sides share the layout. When ``n_bits`` is given, the unused low bits of
-    the last byte are cleared so that they cannot count. ``transpose=True`` returns
-    the database layout, shape (n_words, n), C order.
+    Codes of up to 32 bits become one word of the smallest type that holds them
+    (uint8, uint16 or uint32: 3-byte codes are padded to 4); longer ones are
+    zero-padded to a multiple of 8 bytes and viewed as uint64 words. numba compiles
+    each kernel once per word type (and caches it on disk). Byte order inside a word
+    does not matter: the Hamming distance counts differing bits and both sides share
+    the layout. When ``n_bits`` is given, the unused low bits of the last byte are
+    cleared so that they cannot count. ``transpose=True`` returns the database
+    layout, shape (n_words, n), C order.
     """
     packed = np.asarray(packed, dtype=np.uint8)
     n, n_bytes = packed.shape
-    width = 8 * ((n_bytes + 7) // 8)
+    dtype = word_dtype(n_bytes)
+    width = dtype.itemsize * -(-n_bytes // dtype.itemsize)
     padded = np.zeros((n, width), dtype=np.uint8)
     padded[:, :n_bytes] = packed
     if n_bits is not None and n_bits % 8:
         padded[:, n_bytes - 1] &= np.uint8((0xFF << (8 - n_bits % 8)) & 0xFF)
-    words = padded.view(np.uint64)
+    words = padded.view(dtype)
     return np.ascontiguousarray(words.T) if transpose else words
 
 
@@ -94,9 +125,9 @@ class _Threads:
 
 @njit(**_JIT)
 def _min1(x0, s0):
-    mn = _popcount(x0 ^ s0[0])
+    mn = _xor_popcount(x0, s0[0])
     for j in range(1, s0.shape[0]):
-        mn = min(mn, _popcount(x0 ^ s0[j]))
+        mn = min(mn, _xor_popcount(x0, s0[j]))
     return np.int64(mn)
 
 
@@ -167,7 +198,7 @@ def _dist(Q, q, DT, j):
 @njit(**_JIT)
 def _row1(x0, s0, out):
     for j in range(s0.shape[0]):
-        out[j] = _popcount(x0 ^ s0[j])
+        out[j] = _xor_popcount(x0, s0[j])
 
 
 @njit(**_JIT)

@@ -12,8 +12,8 @@ Tables are direct-addressed: for a substring of s bits, a table has 2^s + 1 offs
 and bucket v lists, in increasing database index, the rows whose substring equals v
 (``ids``). Each table also keeps a copy of the codes in bucket order, so that a bucket
 is verified as one contiguous run with the exhaustive kernel's vectorised distance
-loops rather than by random reads into the database: this costs m x 8 bytes per 64
-bits per code and is what makes verification cheap. Keys at substring radius r are
+loops rather than by random reads into the database: this costs m times the code's
+words per code and is what makes verification cheap. Keys at substring radius r are
 enumerated as the bit masks of popcount r over s bits (Gosper's hack).
 
 A candidate can be listed by several tables; it is counted once, by the first
@@ -476,9 +476,9 @@ class MIHIndex:
 
     Parameters
     ----------
-    words : ndarray of shape (n_samples, n_words), dtype uint64
+    words : ndarray of shape (n_samples, n_words), unsigned integer dtype
         Codes as rows of words (:func:`skhash.neighbors._kernels.to_words`), padding
-        bits zero.
+        bits zero; the tables keep copies in the same word type.
     n_bits : int
         Code length.
     n_substrings : int

@@ -109,10 +109,14 @@ class HammingNeighbors(BaseEstimator):
     does: the k nearest among the other rows, so an exact duplicate of a row is
     still its neighbour at distance 0.
 
-    Memory. The index holds the codes as 64-bit words, ``ceil(n_bits / 64) * 8``
-    bytes per code (n_bits / 8 for multiples of 64; shorter codes are padded to one
-    word so that a single compiled kernel serves every length), stored word-major
-    so that the kernel's loop over database rows vectorises. That is all
+    Memory. The index holds each code in the smallest unsigned words that hold it:
+    one uint8, uint16 or uint32 word up to 8, 16 or 32 bits (1, 2 or 4 bytes per
+    code; 17 to 24 bits are padded to 4), beyond that ``ceil(n_bits / 64)`` uint64
+    words (``8 * ceil(n_bits / 64)`` bytes: n_bits / 8 for multiples of 64, 40-bit
+    codes take 8). numba compiles the kernels once per word type (cached on disk;
+    the first search with a new type compiles for about 10 s). The words are stored
+    word-major so that the kernel's loop over database rows vectorises, at the
+    words' own width. That is all
     ``"brute"`` keeps, and all ``"auto"`` keeps until it builds tables; multi-index
     tables add ``m * (code bytes + 4)`` bytes per code (260 bytes per code at 200,000
     128-bit codes, next to the codes' 16; see below). Queries are processed in chunks
@@ -134,7 +138,7 @@ class HammingNeighbors(BaseEstimator):
     is below the distance that is guaranteed to be complete. Results are exactly the
     exhaustive search's, ties included. Each table keeps the ids and a copy of the
     codes in bucket order (so that a bucket is verified with the vectorised kernel):
-    the tables take ``m * (8 * ceil(n_bits / 64) + 4)`` bytes per code plus
+    the tables take ``m * (code bytes + 4)`` bytes per code plus
     ``4 * 2^(n_bits / m)`` bytes per table. The default m gives substrings of
     ``log2(n_samples) - 8`` bits, about 256 codes per bucket, rather than the
     authors' ``log2(n_samples)``: with vectorised verification a probe costs as much
