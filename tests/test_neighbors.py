@@ -231,14 +231,37 @@ def test_results_do_not_depend_on_n_jobs():
     np.testing.assert_array_equal(a[1], b[1])
 
 
-def test_index_is_stored_packed():
-    """A pickled 64-bit index of 20,000 codes takes about 8 bytes per code."""
-    D = np.random.default_rng(7).random((20_000, 64)) < 0.5
+@pytest.mark.parametrize(
+    "n_bits, word_bytes", [(8, 1), (12, 2), (16, 2), (24, 4), (32, 4), (40, 8), (64, 8), (100, 16)]
+)
+def test_index_is_stored_packed(n_bits, word_bytes):
+    """A pickled index of 20,000 codes takes n x ceil(n_bits / 8) bytes rounded up to its
+    word (1, 2 or 4 bytes up to 32 bits, 8 per 64 bits beyond), and loads intact."""
+    D = np.random.default_rng(7).random((20_000, n_bits)) < 0.5
     index = HammingNeighbors().fit(D)
     size = len(pickle.dumps(index))
-    assert 20_000 * 8 <= size < 20_000 * 8 + 4096
+    assert 20_000 * word_bytes <= size < 20_000 * word_bytes + 4096
     restored = pickle.loads(pickle.dumps(index))
     np.testing.assert_array_equal(restored.kneighbors(D[:5])[1], index.kneighbors(D[:5])[1])
+
+
+@pytest.mark.parametrize("n_bits, word_bytes", [(16, 2), (64, 8)])
+def test_auto_index_of_100k_codes_stores_only_the_codes(n_bits, word_bytes):
+    """algorithm='auto' at 100,000 codes: after fit and after small k-NN and radius
+    calls the pickled index is still the codes alone (no multi-index tables)."""
+    rng = np.random.default_rng(17)
+    D = _clustered_codes(rng, 100_000, n_bits, n_centres=300, flip=0.03)
+    Q = _clustered_codes(rng, 50, n_bits, n_centres=300, flip=0.03)
+    auto = HammingNeighbors(n_neighbors=10).fit(D)
+    sizes = [len(pickle.dumps(auto))]
+    auto.kneighbors(Q)
+    auto.radius_neighbors(Q[:5], radius=2)
+    sizes.append(len(pickle.dumps(auto)))
+    assert auto.n_substrings_ is None
+    for size in sizes:
+        assert 100_000 * word_bytes <= size < 100_000 * word_bytes + 4096
+    mih = HammingNeighbors(algorithm="mih").fit(D)  # asking for the tables does cost
+    assert len(pickle.dumps(mih)) > 100_000 * (word_bytes + mih.n_substrings_ * (word_bytes + 4))
 
 
 def test_faiss_distances_agree():
@@ -569,17 +592,6 @@ def test_auto_cost_estimate_is_the_tables_work(n_neighbors, monkeypatch):
     probes, listed = estimate_work(Qw, rows, len(D), 64, mih._mih.edges, radii)
     np.testing.assert_array_equal(probes, work[:, 0])
     np.testing.assert_array_equal(listed, work[:, 1])
-
-
-def test_auto_fit_keeps_memory_at_the_codes(large_codes):
-    """'auto' on 100,000 codes stores only the codes at fit and after small queries."""
-    Dp, Qp, _ = large_codes["clustered"]
-    auto = HammingNeighbors(packed=True).fit(Dp)
-    auto.kneighbors(Qp)
-    auto.radius_neighbors(Qp[:5], radius=2)
-    size = len(pickle.dumps(auto))
-    assert auto.n_substrings_ is None
-    assert 100_000 * 8 <= size < 100_000 * 8 + 4096
 
 
 def test_auto_small_index_builds_no_tables():
