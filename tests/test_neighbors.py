@@ -313,7 +313,7 @@ def test_query_errors_name_the_problem():
     rng = np.random.default_rng(10)
     D = rng.random((20, 16)) < 0.5
     index = HammingNeighbors().fit(D)
-    with pytest.raises(ValueError, match="16 features"):
+    with pytest.raises(ValueError, match=r"X has 8 columns \(8 bits per code\), .* 16-bit codes"):
         index.kneighbors(D[:, :8])
     with pytest.raises(ValueError, match="NaN"):
         index.kneighbors(np.full((2, 16), np.nan))
@@ -332,6 +332,26 @@ def test_query_errors_name_the_problem():
     with pytest.raises(ValueError, match="return_distance"):
         index.radius_neighbors(D, return_distance=False, sort_results=True)
     assert index.kneighbors(D, n_neighbors=20)[1].shape == (20, 20)
+
+
+def test_packed_query_of_the_wrong_width_is_named_in_bits_and_bytes():
+    """packed=True, n_bits=12: a 1-byte query is refused in bytes and bits, not as
+    "1 features, expecting 2", by every query method."""
+    D = np.random.default_rng(18).random((30, 12)) < 0.5
+    index = HammingNeighbors(n_neighbors=2, packed=True, n_bits=12).fit(pack_codes(D))
+    bad = pack_codes(D[:, :8])
+    msg = r"X has 1 byte per row \(8 bits\), but .* 12-bit codes packed in 2 bytes per row"
+    for method in (
+        index.kneighbors,
+        index.radius_neighbors,
+        index.kneighbors_graph,
+        index.radius_neighbors_graph,
+    ):
+        with pytest.raises(ValueError, match=msg):
+            method(bad)
+    wide = np.zeros((2, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="X has 3 bytes per row .24 bits."):
+        index.kneighbors(wide)
 
 
 def _clustered_codes(rng, n, n_bits, n_centres=20, flip=0.05):

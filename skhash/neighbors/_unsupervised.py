@@ -32,6 +32,10 @@ _SAMPLE_ROWS = 2048
 _BUILD_COST = 500.0
 
 
+def _n_bytes_text(n):
+    return f"{n} byte" if n == 1 else f"{n} bytes"
+
+
 class HammingNeighbors(BaseEstimator):
     """Exact nearest neighbours in Hamming space: ``NearestNeighbors`` for binary codes.
 
@@ -229,8 +233,31 @@ class HammingNeighbors(BaseEstimator):
 
     # --- input ------------------------------------------------------------------------
 
+    def _check_query_width(self, X):
+        """Refuse queries of the wrong width with a message in bits and bytes (sklearn's
+        "X has 1 features, ... expecting 2 features" says nothing of packed bytes)."""
+        if np.ndim(X) != 2:
+            return  # validate_data names the problem
+        n_cols = np.shape(X)[1]
+        if n_cols == self.n_features_in_:
+            return
+        if self.packed:
+            raise ValueError(
+                f"X has {_n_bytes_text(n_cols)} per row ({8 * n_cols} bits), but HammingNeighbors "
+                f"was fitted on {self.n_bits_}-bit codes packed in "
+                f"{_n_bytes_text(self.n_features_in_)} per row (packed=True: one column per byte, "
+                "numpy.packbits order). Pack the queries as the fitted codes were."
+            )
+        raise ValueError(
+            f"X has {n_cols} columns ({n_cols} bits per code), but HammingNeighbors was "
+            f"fitted on {self.n_bits_}-bit codes: queries need one column per bit "
+            f"(packed=False), {self.n_bits_} columns."
+        )
+
     def _validate_codes(self, X, *, reset):
         """Validated codes as a 2-D array: uint8 bytes if packed, else numeric/bool."""
+        if not reset:
+            self._check_query_width(X)
         if self.packed:
             X = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=True)
             if X.dtype != np.uint8:
