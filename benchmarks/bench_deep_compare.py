@@ -20,12 +20,14 @@ Three parts, each printing a table (mean ± std over seeds of mAP@all, and fit t
 Run ``nice python benchmarks/bench_deep_compare.py`` (all parts, seeds 0 1 2; about 45
 minutes on 2 cores at a load average of 2 to 5: 13 for the table, 4 for multi-label, 25
 for the ablations; multi-label took 12 minutes of wall-clock, 4.3 of CPU, at a load
-average of 3.5 to 4.8) or ``--part table --seeds 0`` for a quick look. Timings are wall-clock on a
+average of 3.5 to 4.8) or ``--part table --seeds 0`` for a quick look; ``--methods DHA``
+(or LSH, HashNet, Fisher) runs only those methods' rows. Timings are wall-clock on a
 shared machine: the load average is printed before and after each part.
 """
 
 import argparse
 import os
+import re
 import sys
 import time
 
@@ -87,7 +89,7 @@ def _deep(cls, n_bits, epochs, **params):
     return make
 
 
-def part_table(data, bits, seeds, epochs):
+def part_table(data, bits, seeds, epochs, only=None):
     print(f"\n== MNIST-5k: mAP@all over {len(seeds)} seed(s), {epochs} epochs ({_load()})")
     methods = {
         "LSH": lambda K: lambda seed: LSHHasher(n_bits=K, random_state=seed),
@@ -95,6 +97,8 @@ def part_table(data, bits, seeds, epochs):
         "Fisher": lambda K: _deep(FisherHasher, K, epochs),
         "DHA": lambda K: _deep(DHAHasher, K, epochs),
     }
+    if only:
+        methods = {name: f for name, f in methods.items() if name in only}
     summary = {}
     for K in bits:
         print(f"-- {K} bits")
@@ -107,11 +111,13 @@ def part_table(data, bits, seeds, epochs):
     for name in methods:
         print(f"{name:<18}" + "".join(f"{summary[name, K]:>14.4f}" for K in bits))
     for name in ("Fisher", "DHA"):
+        if name not in methods or "HashNet" not in methods:
+            continue
         gains = "".join(f"{summary[name, K] - summary['HashNet', K]:>+14.4f}" for K in bits)
         print(f"{name + ' - HashNet':<18}" + gains)
 
 
-def part_ablation(data, bits, seeds, epochs):
+def part_ablation(data, bits, seeds, epochs, only=None):
     print(f"\n== Ablations on MNIST-5k, {epochs} epochs ({_load()})")
     fisher = {
         "Fisher: pair only (mu=nu=0)": {"mu": 0.0, "nu": 0.0},
@@ -130,6 +136,9 @@ def part_ablation(data, bits, seeds, epochs):
         "DHA: no focal term (gamma=0)": {"gamma": 0.0},
         "DHA: no shift (theta=0)": {"theta": 0.0},
     }
+    if only:
+        fisher = fisher if "Fisher" in only else {}
+        dha = dha if "DHA" in only else {}
     for K in bits:
         print(f"-- {K} bits")
         for name, params in fisher.items():
@@ -154,7 +163,7 @@ def _multilabel_data(seed=0):
     return {"X_db": Xtr, "y_db": Ytr, "X_query": Xte, "y_query": Yte}
 
 
-def part_multilabel(bits, seeds, epochs, k=100):
+def part_multilabel(bits, seeds, epochs, k=100, only=None):
     data = _multilabel_data()
     Y = data["y_db"]
     sim = (Y @ Y.T > 0).mean()
@@ -170,6 +179,8 @@ def part_multilabel(bits, seeds, epochs, k=100):
         "DHA-t (cosine t)": (DHAHasher, {"similarity": "cosine"}),
         "Fisher (label proportions)": (FisherHasher, {}),
     }
+    if only:
+        methods = {name: m for name, m in methods.items() if re.split(r"[ +-]", name)[0] in only}
     header = f"{'':<34}{'mAP@all':>17}  {f'mAP@{k}':>17}  {f'NDCG@{k} (cos)':>17}"
     for K in bits:
         print(f"-- {K} bits\n{header}")
@@ -185,17 +196,24 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--bits", type=int, nargs="+", default=None)
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=["LSH", "HashNet", "Fisher", "DHA"],
+        default=None,
+        help="run only these methods (table, multilabel; Fisher/DHA rows of the ablations)",
+    )
     args = parser.parse_args()
     print("python " + " ".join(sys.argv), f"({os.cpu_count()} cores)")
     seeds = args.seeds
     if args.part in ("table", "ablation", "all"):
         data = load_retrieval_dataset("mnist5k")
     if args.part in ("table", "all"):
-        part_table(data, args.bits or [12, 16, 32, 64], seeds, args.epochs)
+        part_table(data, args.bits or [12, 16, 32, 64], seeds, args.epochs, args.methods)
     if args.part in ("ablation", "all"):
-        part_ablation(data, args.bits or [12, 32], seeds, args.epochs)
+        part_ablation(data, args.bits or [12, 32], seeds, args.epochs, args.methods)
     if args.part in ("multilabel", "all"):
-        part_multilabel(args.bits or [16, 32], seeds, args.epochs)
+        part_multilabel(args.bits or [16, 32], seeds, args.epochs, only=args.methods)
 
 
 if __name__ == "__main__":
