@@ -24,11 +24,12 @@ bitmap is needed.
 
 The number of keys at radius r grows as C(s, r): on long codes with few samples (far
 neighbours, long substrings) a query could probe millions of mostly empty buckets to
-find neighbours that a scan of the few codes finds at once. So the work of each query
-is counted (buckets probed, rows listed, in rows of an exhaustive scan) and, as soon
-as finishing the current (table, radius) level would exceed one exhaustive scan, the
-query is answered by scanning every code instead (still exact; about two scans at
-worst).
+find neighbours that a scan of the few codes finds at once. So the buckets each query
+probes are counted and, as soon as the next (table, radius) level would take their
+cost (``PROBE_COST`` rows of an exhaustive scan each) past one exhaustive scan, the
+query is answered by scanning every code instead: still exact, and its probes cost at
+most one scan. Rows listed are not part of this cap: they are bounded by the buckets
+probed, and where they are many the neighbours are near and the search ends soon.
 """
 
 import math
@@ -218,47 +219,16 @@ def _n_masks(s, r):
     return c
 
 
-@njit(**_JIT)
-def _take(d, c, k, n_bits, tau, buf_d, buf_i, size, hist):
-    """Append candidate (d, c), d <= tau, to a query's buffer; return the buffer (grown
-    if ties fill it), its size and the new k-th distance tau."""
-    if size == buf_d.shape[0]:
-        # Drop candidates beyond tau; grow if ties fill the buffer.
-        new = 0
-        for u in range(size):
-            if buf_d[u] <= tau:
-                buf_d[new] = buf_d[u]
-                buf_i[new] = buf_i[u]
-                new += 1
-            else:
-                hist[buf_d[u]] -= 1
-        size = new
-        if size > buf_d.shape[0] // 2:
-            nd = np.empty(2 * buf_d.shape[0], dtype=np.int32)
-            ni = np.empty(2 * buf_d.shape[0], dtype=np.int64)
-            nd[:size] = buf_d[:size]
-            ni[:size] = buf_i[:size]
-            buf_d = nd
-            buf_i = ni
-    buf_d[size] = d
-    buf_i[size] = c
-    size += 1
-    hist[d] += 1
-    if size >= k:
-        cum = 0
-        for u in range(n_bits + 1):
-            cum += hist[u]
-            if cum >= k:
-                tau = u
-                break
-    return buf_d, buf_i, size, tau
+# Rows verified per call of _verify_run; the candidate buffer is made room for first.
+_RUN = 256
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _verify_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, k, n_bits, tau,
                 buf_d, buf_i, size, hist, dists):  # fmt: skip
-    """Verify rows a:b of a table's codes (a bucket, or the whole table for the scan):
-    candidates within tau go to the buffer; ``check_new`` skips rows already reached."""
+    """Verify rows a:b (at most _RUN) of a table's codes: candidates within tau go to
+    the buffer, which has room for them; ``check_new`` skips rows already reached.
+    Returns the buffer's new size and tau."""
     for c0 in range(a, b, _CHUNK):
         c1 = min(c0 + _CHUNK, b)
         # The rows are contiguous: screen them 64 at a time on their vectorised minimum
@@ -274,7 +244,59 @@ def _verify_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, k, n_bit
             c = ids_i[p]
             if c == skip or (check_new and not _is_new(Q, q, codes, p, masks, i, r)):
                 continue
-            buf_d, buf_i, size, tau = _take(d, c, k, n_bits, tau, buf_d, buf_i, size, hist)
+            buf_d[size] = d
+            buf_i[size] = c
+            size += 1
+            hist[d] += 1
+            if size >= k:
+                cum = 0
+                for u in range(n_bits + 1):
+                    cum += hist[u]
+                    if cum >= k:
+                        tau = u
+                        break
+    return size, tau
+
+
+@njit(**_JIT)
+def _compact(buf_d, buf_i, size, tau, hist):
+    """Drop the candidates beyond tau (they can no longer be selected); new size."""
+    new = 0
+    for u in range(size):
+        if buf_d[u] <= tau:
+            buf_d[new] = buf_d[u]
+            buf_i[new] = buf_i[u]
+            new += 1
+        else:
+            hist[buf_d[u]] -= 1
+    return new
+
+
+@njit(**_JIT)
+def _scan_knn(Q, q, codes, ids_i, skip, masks, k, n_bits):
+    """Exhaustive scan of one table's copy of the codes (every row once) for a query
+    that gave up probing: exact, at most about one more scan. A separate function, so
+    that the probing loop stays small. Returns (buf_d, buf_i, size, tau)."""
+    buf_d = np.empty(4 * k + 2 * _RUN, dtype=np.int32)
+    buf_i = np.empty(4 * k + 2 * _RUN, dtype=np.int64)
+    hist = np.zeros(n_bits + 2, dtype=np.int64)
+    dists = np.empty(_CHUNK, dtype=np.int32)
+    size = 0
+    tau = np.int64(n_bits + 1)
+    n = ids_i.shape[0]
+    for a0 in range(0, n, _RUN):
+        a1 = min(a0 + _RUN, n)
+        if size + _RUN > buf_d.shape[0]:
+            size = _compact(buf_d, buf_i, size, tau, hist)
+            if size > buf_d.shape[0] // 2:  # ties at tau fill it: grow
+                nd = np.empty(2 * buf_d.shape[0], dtype=np.int32)
+                ni = np.empty(2 * buf_d.shape[0], dtype=np.int64)
+                nd[:size] = buf_d[:size]
+                ni[:size] = buf_i[:size]
+                buf_d = nd
+                buf_i = ni
+        size, tau = _verify_run(Q, q, codes, ids_i, a0, a1, skip, masks, 0, 0, False, k, n_bits,
+                                tau, buf_d, buf_i, size, hist, dists)  # fmt: skip
     return buf_d, buf_i, size, tau
 
 
@@ -282,11 +304,11 @@ def _verify_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, k, n_bit
 def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits, skip,
                  costs, out_d, out_i, work):  # fmt: skip
     m = sub_bits.shape[0]
-    probe_cost, row_cost, budget = costs[0], costs[1], costs[2]
+    probe_cost, budget = costs[0], costs[2]
     n_probes = 0
     n_rows = 0
-    buf_d = np.empty(4 * k + 64, dtype=np.int32)
-    buf_i = np.empty(4 * k + 64, dtype=np.int64)
+    buf_d = np.empty(4 * k + 2 * _RUN, dtype=np.int32)
+    buf_i = np.empty(4 * k + 2 * _RUN, dtype=np.int64)
     size = 0
     hist = np.zeros(n_bits + 2, dtype=np.int64)
     tau = np.int64(n_bits + 1)
@@ -301,13 +323,15 @@ def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
             s = sub_bits[i]
             if r > s:
                 continue
-            # The search stops only after a whole (table, radius) level: if the level's
-            # probes would take the work past an exhaustive scan, scan instead.
-            if probe_cost * (n_probes + _n_masks(s, r)) + row_cost * n_rows > budget:
+            # The search stops only after a whole (table, radius) level: if its probes
+            # would take the probes' cost past an exhaustive scan, scan instead.
+            if probe_cost * (n_probes + _n_masks(s, r)) > budget:
                 scan = True
                 break
             key = qkeys[q, i]
             base = starts[i]
+            codes = tcodes[i]
+            ids_i = ids[i]
             mask = _first_mask(r)
             limit = np.int64(1) << s
             while mask < limit:
@@ -316,13 +340,20 @@ def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
                 b = offsets[base + v + 1]
                 n_probes += 1
                 n_rows += b - a
-                buf_d, buf_i, size, tau = _verify_run(
-                    Q, q, tcodes[i], ids[i], a, b, skip, masks, i, r, True, k, n_bits, tau,
-                    buf_d, buf_i, size, hist, dists,
-                )  # fmt: skip
-                if probe_cost * n_probes + row_cost * n_rows > budget:
-                    scan = True
-                    break
+                for a0 in range(a, b, _RUN):
+                    a1 = min(a0 + _RUN, b)
+                    if size + _RUN > buf_d.shape[0]:
+                        size = _compact(buf_d, buf_i, size, tau, hist)
+                        if size > buf_d.shape[0] // 2:  # ties at tau fill it: grow
+                            nd = np.empty(2 * buf_d.shape[0], dtype=np.int32)
+                            ni = np.empty(2 * buf_d.shape[0], dtype=np.int64)
+                            nd[:size] = buf_d[:size]
+                            ni[:size] = buf_i[:size]
+                            buf_d = nd
+                            buf_i = ni
+                    size, tau = _verify_run(Q, q, codes, ids_i, a0, a1, skip, masks, i, r, True,
+                                            k, n_bits, tau, buf_d, buf_i, size, hist,
+                                            dists)  # fmt: skip
                 if r == 0:
                     break
                 mask = _next_mask(mask)
@@ -336,15 +367,7 @@ def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
         if done or scan:
             break
     if scan:
-        # Exhaustive scan of table 0's copy of the codes (every row once): exact, and
-        # the query costs at most about two scans instead of exponentially many probes.
-        size = 0
-        hist[:] = 0
-        tau = np.int64(n_bits + 1)
-        buf_d, buf_i, size, tau = _verify_run(
-            Q, q, tcodes[0], ids[0], 0, ids.shape[1], skip, masks, 0, 0, False, k, n_bits,
-            tau, buf_d, buf_i, size, hist, dists,
-        )  # fmt: skip
+        buf_d, buf_i, size, tau = _scan_knn(Q, q, tcodes[0], ids[0], skip, masks, k, n_bits)
     # Sort the candidates at distance <= tau by (distance, index); keep k.
     sel = 0
     for u in range(size):
@@ -374,7 +397,7 @@ def _mih_knn_kernel(Q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
                      skip, costs, out_d, out_i, work)  # fmt: skip
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _radius_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, radius, out_d, out_i,
                 p_out, fill, dists):  # fmt: skip
     """Count or write the rows a:b of a table within ``radius``; return the new end."""
@@ -403,7 +426,7 @@ def _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, 
     """Count (fill=False) or write from ``start`` the codes within ``radius``; the
     decision to fall back to a scan depends on the query only, so both passes agree."""
     m = sub_bits.shape[0]
-    probe_cost, row_cost, budget = costs[0], costs[1], costs[2]
+    probe_cost, budget = costs[0], costs[2]
     dists = np.empty(_CHUNK, dtype=np.int32)
     p_out = start
     n_probes = 0
@@ -414,11 +437,13 @@ def _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, 
             s = sub_bits[i]
             if r > s:
                 continue
-            if probe_cost * (n_probes + _n_masks(s, r)) + row_cost * n_rows > budget:
+            if probe_cost * (n_probes + _n_masks(s, r)) > budget:
                 scan = True
                 break
             key = qkeys[q, i]
             base = starts[i]
+            codes = tcodes[i]
+            ids_i = ids[i]
             mask = _first_mask(r)
             limit = np.int64(1) << s
             while mask < limit:
@@ -427,11 +452,8 @@ def _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, 
                 b = offsets[base + v + 1]
                 n_probes += 1
                 n_rows += b - a
-                p_out = _radius_run(Q, q, tcodes[i], ids[i], a, b, skip, masks, i, r, True,
-                                    radius, out_d, out_i, p_out, fill, dists)  # fmt: skip
-                if probe_cost * n_probes + row_cost * n_rows > budget:
-                    scan = True
-                    break
+                p_out = _radius_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, True, radius,
+                                    out_d, out_i, p_out, fill, dists)  # fmt: skip
                 if r == 0:
                     break
                 mask = _next_mask(mask)
@@ -533,9 +555,9 @@ class MIHIndex:
                    budget=None):  # fmt: skip
         """k-NN of query word rows, same contract as the exhaustive kernel.
 
-        A query whose estimated work (``PROBE_COST`` per bucket probed plus
-        ``LISTED_ROW_COST`` per row listed, in rows of an exhaustive scan) would exceed
-        ``budget`` (default: n_samples, one scan) is finished by a scan of all codes.
+        A query whose buckets probed (``PROBE_COST`` rows of an exhaustive scan each)
+        would exceed ``budget`` (default: n_samples, one scan) is finished by a scan of
+        all codes.
 
         With ``return_work=True`` also returns, per query, the number of buckets probed,
         of rows listed by the probed buckets, and 1 if the query fell back to the scan:

@@ -149,11 +149,11 @@ class HammingNeighbors(BaseEstimator):
     as checking ~150 listed codes, and shorter substrings measured 2-4x faster.
     The keys within substring radius r number C(s, r), so far neighbours on long
     substrings could need millions of probes per query (257-bit codes, m = 12, 1,500
-    codes: 0.35 s per query against 35 microseconds for the scan). Each query's work
-    is therefore counted (``600 * probes + 4 * listed`` rows of the exhaustive scan)
-    and, when the next
-    (table, radius) level would take it past ``n_samples`` rows, the query is finished
-    by scanning every code: still exact, at most about twice the exhaustive time.
+    codes: 0.35 s per query against 35 microseconds for the scan). The buckets each
+    query probes are therefore counted, at 600 rows of the exhaustive scan each, and
+    when the next (table, radius) level would take them past ``n_samples`` rows, the
+    query is finished by scanning every code: still exact, and its probes cost at
+    most one scan.
 
     ``algorithm="auto"``. ``fit`` stores only the codes, as ``"brute"`` does: a
     ``NearestNeighbors`` user expects the index to cost about its data, and the
