@@ -4,11 +4,15 @@ Every function ranks a database by Hamming distance to each query and scores the
 against labels: a database item is *relevant* to a query when the two share at least one
 label (1-D class labels: the same class; 2-D 0/1 indicator matrices: a common column).
 
-The work is done a chunk of queries at a time (the chunk sized by scikit-learn's
-``working_memory``), so the memory used never grows with ``n_queries * n_database`` and the
-metrics scale to large databases. Within one chunk all statistics come from two
-histograms per query, "items at distance d" and "relevant items at distance d", so no
-ranking is ever sorted.
+The work is done a chunk of queries at a time, so the memory used never grows with
+``n_queries * n_database`` and the metrics scale to large databases. A chunk holds, per
+query and database item, an int32 distance and a bool relevance (5 bytes), and as many
+queries as fit in scikit-learn's ``working_memory``; besides the chunk, the database's
+codes and labels are held once as kernel words. Within one chunk all statistics come
+from two histograms per query, "items at distance d" and "relevant items at distance d"
+(counted by a numba kernel, no temporary per item), so no ranking is ever sorted.
+Distances, relevance, histograms and index-order AP run on ``n_jobs`` threads, in
+parallel over queries; the results do not depend on ``n_jobs``.
 """
 
 import numbers
@@ -143,33 +147,65 @@ def _prepare(query_codes, query_labels, db_codes, db_labels, packed):
 # ---------------------------------------------------------------------------------------
 
 
-def _distances(Q_words, DT):
-    """Hamming distances (int32, n_q x n_db) of query words against the database words,
-    with the exhaustive kernel of :class:`~skhash.HammingNeighbors`."""
-    out = np.empty((Q_words.shape[0], DT.shape[1]), dtype=np.int32)
-    with _Threads(None):
-        _distance_matrix_kernel(Q_words, DT, out)
-    return out
+def _label_words(M):
+    """Rows of a CSR 0/1 label matrix as bitsets of uint64 words, (n, ceil(n_labels / 64))."""
+    n, n_labels = M.shape
+    words = np.zeros((n, max(1, -(-n_labels // 64))), dtype=np.uint64)
+    rows = np.repeat(np.arange(n), np.diff(M.indptr))
+    cols = M.indices.astype(np.int64)
+    np.bitwise_or.at(
+        words, (rows, cols // 64), np.left_shift(np.uint64(1), (cols % 64).astype(np.uint64))
+    )
+    return words
 
 
-def _relevance(yq, yd, multilabel):
-    """Boolean (n_q, n_db) relevance of a chunk of queries against the database."""
-    if multilabel:
-        return (yq @ yd.T).toarray() > 0
-    return yq[:, None] == yd[None, :]
+@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
+def _shared_label_kernel(Lq, Ld, out):
+    """out[i, j] = whether query i and database item j share a label (bitset AND)."""
+    for i in numba.prange(Lq.shape[0]):
+        for j in range(Ld.shape[0]):
+            hit = False
+            for w in range(Lq.shape[1]):
+                if Lq[i, w] & Ld[j, w]:
+                    hit = True
+                    break
+            out[i, j] = hit
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
+def _same_class_kernel(yq, yd, out):
+    for i in numba.prange(yq.shape[0]):
+        for j in range(yd.shape[0]):
+            out[i, j] = yq[i] == yd[j]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
+def _histogram_kernel(dist, rel, tot, relcnt):
+    """tot[i, d] / relcnt[i, d]: items / relevant items at distance d of query i
+    (distances >= tot.shape[1] are not counted: the query itself in leave-one-out)."""
+    n_levels = tot.shape[1]
+    for i in numba.prange(dist.shape[0]):
+        for d in range(n_levels):
+            tot[i, d] = 0
+            relcnt[i, d] = 0
+        for j in range(dist.shape[1]):
+            d = dist[i, j]
+            if d < n_levels:
+                tot[i, d] += 1
+                relcnt[i, d] += rel[i, j]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
 def _index_order_ap(dist, rel, n_levels, k, tot, relcnt):
     """AP@k of each row when ties are broken by database index (items with a distance
     of ``n_levels`` or more are excluded: the query itself in leave-one-out)."""
     n_q, n_db = dist.shape
     out = np.zeros(n_q)
-    start_tot = np.empty(n_levels, dtype=np.int64)
-    start_rel = np.empty(n_levels, dtype=np.int64)
-    seen_tot = np.empty(n_levels, dtype=np.int64)
-    seen_rel = np.empty(n_levels, dtype=np.int64)
-    for i in range(n_q):
+    for i in numba.prange(n_q):
+        start_tot = np.empty(n_levels, dtype=np.int64)
+        start_rel = np.empty(n_levels, dtype=np.int64)
+        seen_tot = np.zeros(n_levels, dtype=np.int64)
+        seen_rel = np.zeros(n_levels, dtype=np.int64)
         acc_t = 0
         acc_r = 0
         for d in range(n_levels):
@@ -177,8 +213,6 @@ def _index_order_ap(dist, rel, n_levels, k, tot, relcnt):
             start_rel[d] = acc_r
             acc_t += tot[i, d]
             acc_r += relcnt[i, d]
-            seen_tot[d] = 0
-            seen_rel[d] = 0
         s = 0.0
         r_k = 0
         for j in range(n_db):
@@ -233,33 +267,50 @@ def _tie_average_ap(tot, relcnt, k):
     return out
 
 
-def _chunk_stats(Q, DT, yq, yd, multilabel, n_bits, leave_one_out, offset):
-    """Distances, relevance and per-query histograms for one chunk of queries."""
-    dist = _distances(to_words(Q), DT)
-    rel = _relevance(yq, yd, multilabel)
+# Bytes per query and database item held by a chunk: int32 distance + bool relevance.
+_BYTES_PER_ITEM = 5
+
+
+def _chunk_stats(Q, DT, yq, yd_arr, multilabel, n_bits, leave_one_out, offset):
+    """Distances, relevance and per-query histograms for one chunk of queries (run
+    inside a ``_Threads`` block). ``yd_arr``: class indices, or label bitsets."""
+    n_q, n_db = Q.shape[0], DT.shape[1]
+    dist = np.empty((n_q, n_db), dtype=np.int32)
+    _distance_matrix_kernel(to_words(Q), DT, dist)
+    rel = np.empty((n_q, n_db), dtype=np.bool_)
+    if multilabel:
+        _shared_label_kernel(_label_words(yq), yd_arr, rel)
+    else:
+        _same_class_kernel(yq, yd_arr, rel)
     n_levels = n_bits + 1
     if leave_one_out:
-        rows = np.arange(Q.shape[0])
+        rows = np.arange(n_q)
         dist[rows, offset + rows] = n_levels  # a level beyond the histogram: excluded
-    n_q = Q.shape[0]
-    flat = dist + (np.arange(n_q, dtype=np.int64) * (n_levels + 1))[:, None]
-    tot = np.bincount(flat.ravel(), minlength=n_q * (n_levels + 1)).reshape(n_q, -1)
-    relcnt = np.bincount(flat.ravel(), weights=rel.ravel(), minlength=n_q * (n_levels + 1)).reshape(
-        n_q, -1
-    )
-    tot = tot[:, :n_levels].astype(np.int64)
-    relcnt = relcnt[:, :n_levels].astype(np.int64)
+    tot = np.empty((n_q, n_levels), dtype=np.int64)
+    relcnt = np.empty((n_q, n_levels), dtype=np.int64)
+    _histogram_kernel(dist, rel, tot, relcnt)
     return dist, rel, tot, relcnt
 
 
-def _iter_chunks(Q, D, yq, yd, multilabel, n_bits, leave_one_out):
-    # distances (int32) + relevance (bool) + the bincount index (int64) per database item
-    row_bytes = max(1, D.shape[0] * 13)
+def _map_chunks(Q, D, yq, yd, multilabel, n_bits, leave_one_out, n_jobs, score):
+    """``score(dist, rel, tot, relcnt)`` of each chunk of queries, in order. A chunk
+    holds at most ``working_memory`` MiB of per-item arrays (at least one query), and
+    only one chunk is alive at a time."""
+    row_bytes = max(1, D.shape[0] * _BYTES_PER_ITEM)
     budget = get_config()["working_memory"] * 2**20
     chunk = int(min(Q.shape[0], max(1, budget // row_bytes)))
-    DT = to_words(D, transpose=True)  # once, not per chunk
-    for sl in gen_batches(Q.shape[0], chunk):
-        yield _chunk_stats(Q[sl], DT, yq[sl], yd, multilabel, n_bits, leave_one_out, sl.start)
+    # Once, not per chunk: the database as kernel words, its labels as bitsets.
+    DT = to_words(D, transpose=True)
+    yd_arr = _label_words(yd) if multilabel else np.ascontiguousarray(yd)
+    with _Threads(n_jobs):  # also for the kernels ``score`` runs (index-order AP)
+        return [
+            score(
+                *_chunk_stats(
+                    Q[sl], DT, yq[sl], yd_arr, multilabel, n_bits, leave_one_out, sl.start
+                )
+            )  # fmt: skip
+            for sl in gen_batches(Q.shape[0], chunk)
+        ]
 
 
 def _check_ties(ties):
@@ -281,6 +332,7 @@ def mean_average_precision(
     k=None,
     ties="index",
     packed=False,
+    n_jobs=None,
 ):
     r"""Mean average precision of Hamming ranking, mAP@k.
 
@@ -318,6 +370,11 @@ def mean_average_precision(
     packed : bool, default=False
         Whether the codes are already bit-packed uint8 (as from
         :func:`skhash.pack_codes` or a hasher's ``encode``).
+    n_jobs : int, default=None
+        Threads of the distance, relevance and ranking kernels, parallel over
+        queries (joblib's convention: None means 1 unless in a
+        :func:`joblib.parallel_config` context, -1 all processors). The result does
+        not depend on it.
 
     Returns
     -------
@@ -344,12 +401,13 @@ def mean_average_precision(
         query_codes, query_labels, db_codes, db_labels, packed
     )
     kk = D.shape[0] if k is None else k
-    parts = []
-    for dist, rel, tot, relcnt in _iter_chunks(Q, D, yq, yd, multilabel, n_bits, loo):
+
+    def score(dist, rel, tot, relcnt):
         if ties == "index":
-            parts.append(_index_order_ap(dist, rel, n_bits + 1, kk, tot, relcnt))
-        else:
-            parts.append(_tie_average_ap(tot, relcnt, kk))
+            return _index_order_ap(dist, rel, n_bits + 1, kk, tot, relcnt)
+        return _tie_average_ap(tot, relcnt, kk)
+
+    parts = _map_chunks(Q, D, yq, yd, multilabel, n_bits, loo, n_jobs, score)
     return float(np.mean(np.concatenate(parts)))
 
 
@@ -362,6 +420,7 @@ def precision_at_k(
     k=100,
     ties="index",
     packed=False,
+    n_jobs=None,
 ):
     """Mean precision of the top ``k`` items of the Hamming ranking (precision@N).
 
@@ -371,7 +430,7 @@ def precision_at_k(
 
     Parameters
     ----------
-    query_codes, query_labels, db_codes, db_labels, packed
+    query_codes, query_labels, db_codes, db_labels, packed, n_jobs
         As in :func:`mean_average_precision`.
     k : int, default=100
         Number of retrieved items.
@@ -399,8 +458,8 @@ def precision_at_k(
     Q, D, n_bits, yq, yd, multilabel, loo = _prepare(
         query_codes, query_labels, db_codes, db_labels, packed
     )
-    parts = []
-    for dist, rel, tot, relcnt in _iter_chunks(Q, D, yq, yd, multilabel, n_bits, loo):
+
+    def score(dist, rel, tot, relcnt):
         n_items = tot.sum(axis=1)
         kk = np.minimum(k, n_items)
         cum_t = np.cumsum(tot, axis=1)
@@ -419,18 +478,21 @@ def precision_at_k(
             for i in range(len(kk)):
                 in_level = rel[i][dist[i] == level[i]]
                 hits[i] = before_r[i] + np.count_nonzero(in_level[: take[i]])
-        parts.append(hits / kk)
+        return hits / kk
+
+    parts = _map_chunks(Q, D, yq, yd, multilabel, n_bits, loo, n_jobs, score)
     return float(np.mean(np.concatenate(parts)))
 
 
-def _ball_stats(query_codes, query_labels, db_codes, db_labels, packed):
+def _ball_stats(query_codes, query_labels, db_codes, db_labels, packed, n_jobs):
     Q, D, n_bits, yq, yd, multilabel, loo = _prepare(
         query_codes, query_labels, db_codes, db_labels, packed
     )
-    tots, rels = [], []
-    for _, _, tot, relcnt in _iter_chunks(Q, D, yq, yd, multilabel, n_bits, loo):
-        tots.append(np.cumsum(tot, axis=1))
-        rels.append(np.cumsum(relcnt, axis=1))
+    parts = _map_chunks(
+        Q, D, yq, yd, multilabel, n_bits, loo, n_jobs,
+        lambda dist, rel, tot, relcnt: (np.cumsum(tot, axis=1), np.cumsum(relcnt, axis=1)),
+    )  # fmt: skip
+    tots, rels = zip(*parts, strict=True)
     return np.concatenate(tots), np.concatenate(rels), n_bits
 
 
@@ -453,6 +515,7 @@ def precision_recall_within_radius(
     *,
     radius=2,
     packed=False,
+    n_jobs=None,
 ):
     """Mean precision and recall of the items within a Hamming radius (P@H≤r).
 
@@ -464,7 +527,7 @@ def precision_recall_within_radius(
 
     Parameters
     ----------
-    query_codes, query_labels, db_codes, db_labels, packed
+    query_codes, query_labels, db_codes, db_labels, packed, n_jobs
         As in :func:`mean_average_precision`.
     radius : int, default=2
         Hamming radius, in bits (>= 0).
@@ -488,14 +551,16 @@ def precision_recall_within_radius(
     """
     if not isinstance(radius, numbers.Integral) or isinstance(radius, bool) or radius < 0:
         raise ValueError(f"radius must be a non-negative integer; got radius={radius!r}.")
-    cum_t, cum_r, n_bits = _ball_stats(query_codes, query_labels, db_codes, db_labels, packed)
+    cum_t, cum_r, n_bits = _ball_stats(
+        query_codes, query_labels, db_codes, db_labels, packed, n_jobs
+    )
     precision, recall = _ball_precision_recall(cum_t, cum_r)
     r = min(int(radius), n_bits)
     return float(precision[:, r].mean()), float(recall[:, r].mean())
 
 
 def precision_recall_curve(
-    query_codes, query_labels, db_codes=None, db_labels=None, *, packed=False
+    query_codes, query_labels, db_codes=None, db_labels=None, *, packed=False, n_jobs=None
 ):
     """Precision and recall of Hamming-ball retrieval for every radius 0..n_bits.
 
@@ -505,7 +570,7 @@ def precision_recall_curve(
 
     Parameters
     ----------
-    query_codes, query_labels, db_codes, db_labels, packed
+    query_codes, query_labels, db_codes, db_labels, packed, n_jobs
         As in :func:`mean_average_precision`. With ``packed=True`` the curve runs over
         every bit of the packed bytes (padding bits are equal in all codes and only
         repeat the last point).
@@ -529,6 +594,8 @@ def precision_recall_curve(
     >>> recall
     array([0. , 0.5, 0.5, 1. , 1. ])
     """
-    cum_t, cum_r, n_bits = _ball_stats(query_codes, query_labels, db_codes, db_labels, packed)
+    cum_t, cum_r, n_bits = _ball_stats(
+        query_codes, query_labels, db_codes, db_labels, packed, n_jobs
+    )
     precision, recall = _ball_precision_recall(cum_t, cum_r)
     return precision.mean(axis=0), recall.mean(axis=0), np.arange(n_bits + 1)

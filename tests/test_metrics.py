@@ -332,3 +332,72 @@ def test_bad_parameters_give_a_clear_error(random_codes):
         precision_recall_within_radius(q, yq, db, yd, radius=-1)
     with pytest.raises(ValueError, match="dtype uint8"):
         mean_average_precision(q, yq, db, yd, packed=True)
+
+
+def _multilabel(rng, n, n_labels=5):
+    Y = (rng.random((n, n_labels)) < 0.3).astype(int)
+    Y[Y.sum(axis=1) == 0, 0] = 1
+    return Y
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+@pytest.mark.parametrize("leave_one_out", [False, True])
+def test_metrics_do_not_depend_on_n_jobs(multilabel, leave_one_out):
+    """Every metric gives the same result on 1, 2 and all threads."""
+    rng = np.random.default_rng(20)
+    Q, D = rng.random((120, 24)) < 0.5, rng.random((700, 24)) < 0.5
+    yq = _multilabel(rng, 120) if multilabel else rng.integers(0, 4, 120)
+    yd = _multilabel(rng, 700) if multilabel else rng.integers(0, 4, 700)
+    args = (Q, yq) if leave_one_out else (Q, yq, D, yd)
+    metrics = [
+        lambda n_jobs: mean_average_precision(*args, n_jobs=n_jobs),
+        lambda n_jobs: mean_average_precision(*args, k=50, ties="average", n_jobs=n_jobs),
+        lambda n_jobs: precision_at_k(*args, k=30, n_jobs=n_jobs),
+        lambda n_jobs: precision_recall_within_radius(*args, radius=8, n_jobs=n_jobs),
+        lambda n_jobs: precision_recall_curve(*args, n_jobs=n_jobs)[:2],
+    ]
+    for metric in metrics:
+        one = metric(1)
+        with config_context(working_memory=0.05):  # several chunks as well
+            for n_jobs in (2, -1):
+                np.testing.assert_array_equal(metric(n_jobs), one)
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_working_memory_bounds_what_a_chunk_allocates(multilabel, monkeypatch):
+    """Everything allocated while a chunk's distances, relevance and histograms are
+    computed (temporaries included) stays within working_memory, multi-label too."""
+    import tracemalloc
+
+    import skhash.metrics as metrics
+
+    rng = np.random.default_rng(21)
+    n_db = 20_000
+    Q, D = rng.random((400, 32)) < 0.5, rng.random((n_db, 32)) < 0.5
+    if multilabel:
+        yq, yd = sp.csr_matrix(_multilabel(rng, 400)), sp.csr_matrix(_multilabel(rng, n_db))
+    else:
+        yq, yd = rng.integers(0, 4, 400), rng.integers(0, 4, n_db)
+    Qp, Dp = pack_codes(Q), pack_codes(D)
+    real, peaks, rows = metrics._chunk_stats, [], []
+
+    def spy(Q, *args):
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]
+        out = real(Q, *args)
+        peaks.append(tracemalloc.get_traced_memory()[1] - start)
+        rows.append(len(Q))
+        return out
+
+    budget = 2**20  # 1 MiB: ten queries' distances and relevance
+    with config_context(working_memory=budget / 2**20):
+        expected = mean_average_precision(Qp, yq, Dp, yd, packed=True)  # compile outside
+        monkeypatch.setattr(metrics, "_chunk_stats", spy)
+        tracemalloc.start()
+        try:
+            got = mean_average_precision(Qp, yq, Dp, yd, packed=True)
+        finally:
+            tracemalloc.stop()
+    assert got == expected
+    assert max(rows) == budget // (5 * n_db)  # as many queries as fit, not fewer
+    assert max(peaks) <= budget
