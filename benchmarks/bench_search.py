@@ -11,13 +11,15 @@ every query; the same thread count for all (numba threads for HammingNeighbors,
 timed on a subset of the database (it is too slow for the full one) and compared with
 HammingNeighbors on the same subset. Throughput is reported as queries per second and
 as code comparisons per second (n_queries x n_db / seconds). Every method's distances
-are checked against HammingNeighbors'. Timings are the best of several repeats after a
-warm-up (numba compiles on first use); the load average is printed because the machine
-may be shared.
+are checked against HammingNeighbors': the script exits with status 1 (after printing
+every table) if any method's distances differ. Timings are the best of several repeats
+after a warm-up (numba compiles on first use); the load average is printed because the
+machine may be shared.
 """
 
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -54,7 +56,7 @@ def bench(n_bits, n_db, n_queries, k, n_jobs, sklearn_db, rng):
     ours_s = best_time(lambda: index.kneighbors(queries))
     ours_d = index.kneighbors(queries)[0]
     print(row("skhash HammingNeighbors", n_db, n_queries, ours_s))
-    out = {"ours": ours_s}
+    out = {"ours": ours_s, "mismatches": []}
 
     try:
         import faiss
@@ -70,6 +72,8 @@ def bench(n_bits, n_db, n_queries, k, n_jobs, sklearn_db, rng):
         print(row("faiss IndexBinaryFlat", n_db, n_queries, faiss_s)
               + f"   distances equal: {same}")  # fmt: skip
         out["faiss"] = faiss_s
+        if not same:
+            out["mismatches"].append(f"{n_bits} bits: FAISS")
         print(f"  -> HammingNeighbors / FAISS speed: {faiss_s / ours_s:.1f}x")
 
     # scikit-learn on a subset, against HammingNeighbors on the same subset. sklearn's
@@ -91,6 +95,8 @@ def bench(n_bits, n_db, n_queries, k, n_jobs, sklearn_db, rng):
           + f"   distances equal: {same}")  # fmt: skip
     print(f"  -> HammingNeighbors / sklearn speed: {sk_s / small_s:.0f}x")
     out.update(ours_subset=small_s, sklearn=sk_s)
+    if not same:
+        out["mismatches"].append(f"{n_bits} bits: scikit-learn")
     return out
 
 
@@ -105,10 +111,14 @@ def main():
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} CPUs")
     rng = np.random.default_rng(0)
+    mismatches = []
     for n_bits in args.bits:
-        bench(n_bits, args.n_db, args.n_queries, args.k, args.n_jobs,
-              min(args.sklearn_db, args.n_db), rng)  # fmt: skip
+        out = bench(n_bits, args.n_db, args.n_queries, args.k, args.n_jobs,
+                    min(args.sklearn_db, args.n_db), rng)  # fmt: skip
+        mismatches += out["mismatches"]
     print(f"\nload average {os.getloadavg()[0]:.2f} (1 min)")
+    if mismatches:
+        sys.exit("distances differ from HammingNeighbors': " + "; ".join(mismatches))
 
 
 if __name__ == "__main__":
