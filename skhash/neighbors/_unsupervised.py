@@ -28,7 +28,8 @@ _PILOT_QUERIES = 32
 # Database rows (evenly spaced) from which the rows listed by the tables are estimated.
 _SAMPLE_ROWS = 2048
 # Time to build the tables, in rows of the exhaustive scan per code and table:
-# 300 to 700 measured (200,000 and 1,000,000 uniform codes, 64 and 128 bits).
+# 300 to 700 measured at 200,000 and 1,000,000 codes, 800 to 900 at 10,000,000
+# (64 and 128 bits, benchmarks/bench_mih.py).
 _BUILD_COST = 500.0
 
 
@@ -120,12 +121,12 @@ class HammingNeighbors(BaseEstimator):
     codes take 8). numba compiles the kernels once per word type (cached on disk;
     the first search with a new type compiles for about 10 s). The words are stored
     word-major so that the kernel's loop over database rows vectorises, at the
-    words' own width. That is all
-    ``"brute"`` keeps, and all ``"auto"`` keeps until it builds tables; multi-index
-    tables add ``m * (code bytes + 4)`` bytes per code (260 bytes per code at 200,000
-    128-bit codes, next to the codes' 16; see below). Queries are processed in chunks
-    bounded by ``sklearn.get_config()["working_memory"]``; the k-NN kernel keeps
-    O(k + n_bits) integers per query and never an n_queries x n_samples matrix.
+    words' own width. That is all ``"brute"`` keeps, and all ``"auto"`` keeps until
+    it builds tables; multi-index tables add ``m * (code bytes + 4)`` bytes per code
+    (260 bytes per code at 200,000 128-bit codes, next to the codes' 16; see below).
+    Queries are processed in chunks bounded by
+    ``sklearn.get_config()["working_memory"]``; the k-NN kernel keeps O(k + n_bits)
+    integers per query and never an n_queries x n_samples matrix.
 
     Algorithm. A chunk of 64 database rows is reduced to its smallest distance to the
     query (vectorised XOR + popcount); only when that minimum beats the current k-th
@@ -168,7 +169,7 @@ class HammingNeighbors(BaseEstimator):
     32 queries of its first call. Tables estimated to beat the scan are built only once
     they pay for themselves: when the scan time they would have saved on the queries
     answered so far, plus those of the current call, reaches their build time
-    (estimated at 500 rows of the scan per code and table; 300 to 700 measured).
+    (estimated at 500 rows of the scan per code and table; 300 to 900 measured).
     Until then, and for every k or radius where they would not beat the scan, queries
     go to the exhaustive kernel. So a small call costs what ``"brute"`` costs (plus,
     once per k or radius, an estimate of well under a millisecond), and in total
@@ -236,9 +237,13 @@ class HammingNeighbors(BaseEstimator):
     def _check_query_width(self, X):
         """Refuse queries of the wrong width with a message in bits and bytes (sklearn's
         "X has 1 features, ... expecting 2 features" says nothing of packed bytes)."""
-        if np.ndim(X) != 2:
-            return  # validate_data names the problem
-        n_cols = np.shape(X)[1]
+        try:
+            shape = np.shape(X)
+        except ValueError:
+            return  # ragged input: validate_data names the problem
+        if len(shape) != 2:
+            return
+        n_cols = shape[1]
         if n_cols == self.n_features_in_:
             return
         if self.packed:
