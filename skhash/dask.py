@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._base import rollback_on_error
 from .codes import n_bytes
 from .neighbors import HammingNeighbors
+from .neighbors._unsupervised import _query_width_message
 
 try:
     import dask
@@ -469,8 +470,13 @@ class DaskHammingNeighbors(BaseEstimator):
             X = check_array(X, dtype="numeric")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[1]} features, but DaskHammingNeighbors is expecting "
-                f"{self.n_features_in_} features as input."
+                _query_width_message(
+                    X.shape[1],
+                    packed=self.packed,
+                    n_bits=self.n_bits_,
+                    n_features_in=self.n_features_in_,
+                    estimator="DaskHammingNeighbors",
+                )
             )
         if self.packed and X.dtype != np.uint8:
             raise ValueError(

@@ -254,12 +254,46 @@ def test_errors_name_the_problem(tied_codes):
         index.kneighbors(n_neighbors=len(D))
     with pytest.raises(ValueError, match="Expected n_neighbors > 0"):
         index.kneighbors(Q, n_neighbors=0)
-    with pytest.raises(ValueError, match="X has 8 features, but DaskHammingNeighbors is"):
+    with pytest.raises(ValueError, match="X has 8 columns"):
         index.kneighbors(Q[:, :8])
     with pytest.raises(ValueError, match="radius must be a non-negative number"):
         index.radius_neighbors(Q, radius=-1)
     with pytest.raises(ValueError, match="return_distance must be True"):
         index.radius_neighbors(Q, return_distance=False, sort_results=True)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_query_of_the_wrong_width_is_named_in_bits_and_bytes(tied_codes, packed, lazy):
+    """Queries of the wrong width are refused in bits and bytes, with the message
+    HammingNeighbors gives (not sklearn's "features")."""
+    D, Q = tied_codes
+    D, Q = _as_input(D, packed), _as_input(Q, packed)
+    bad = Q[:, :1]
+    if lazy:
+        bad = da.from_array(bad, chunks=(70, 1))
+    index = DaskHammingNeighbors(packed=packed).fit(da.from_array(D, chunks=(500, D.shape[1])))
+    if packed:
+        expected = (
+            "X has 1 byte per row (8 bits), but DaskHammingNeighbors was fitted on 16-bit "
+            "codes packed in 2 bytes per row"
+        )
+    else:
+        expected = (
+            "X has 1 columns (1 bits per code), but DaskHammingNeighbors was fitted on "
+            "16-bit codes: queries need one column per bit (packed=False), 16 columns."
+        )
+    for query in (index.kneighbors, index.radius_neighbors):
+        with pytest.raises(ValueError) as exc:
+            query(bad)
+        assert expected in str(exc.value)
+        assert "features" not in str(exc.value)
+    single = HammingNeighbors(packed=packed).fit(D)
+    with pytest.raises(ValueError) as single_exc:
+        single.kneighbors(Q[:, :1])
+    assert str(single_exc.value) == str(exc.value).replace(
+        "DaskHammingNeighbors", "HammingNeighbors"
+    )
 
 
 def test_failed_fit_keeps_the_previous_index(tied_codes):

@@ -37,6 +37,24 @@ def _n_bytes_text(n):
     return f"{n} byte" if n == 1 else f"{n} bytes"
 
 
+def _query_width_message(n_cols, *, packed, n_bits, n_features_in, estimator):
+    """Error message for queries of ``n_cols`` columns given to an index fitted on
+    ``n_bits``-bit codes of ``n_features_in`` columns, in bits and bytes (sklearn's
+    "X has 1 features, ... expecting 2 features" says nothing of packed bytes)."""
+    if packed:
+        return (
+            f"X has {_n_bytes_text(n_cols)} per row ({8 * n_cols} bits), but {estimator} "
+            f"was fitted on {n_bits}-bit codes packed in {_n_bytes_text(n_features_in)} per "
+            "row (packed=True: one column per byte, numpy.packbits order). Pack the "
+            "queries as the fitted codes were."
+        )
+    return (
+        f"X has {n_cols} columns ({n_cols} bits per code), but {estimator} was fitted on "
+        f"{n_bits}-bit codes: queries need one column per bit (packed=False), {n_bits} "
+        "columns."
+    )
+
+
 class HammingNeighbors(BaseEstimator):
     """Exact nearest neighbours in Hamming space: ``NearestNeighbors`` for binary codes.
 
@@ -235,28 +253,21 @@ class HammingNeighbors(BaseEstimator):
     # --- input ------------------------------------------------------------------------
 
     def _check_query_width(self, X):
-        """Refuse queries of the wrong width with a message in bits and bytes (sklearn's
-        "X has 1 features, ... expecting 2 features" says nothing of packed bytes)."""
+        """Refuse queries of the wrong width with a message in bits and bytes."""
         try:
             shape = np.shape(X)
         except ValueError:
             return  # ragged input: validate_data names the problem
-        if len(shape) != 2:
+        if len(shape) != 2 or shape[1] == self.n_features_in_:
             return
-        n_cols = shape[1]
-        if n_cols == self.n_features_in_:
-            return
-        if self.packed:
-            raise ValueError(
-                f"X has {_n_bytes_text(n_cols)} per row ({8 * n_cols} bits), but HammingNeighbors "
-                f"was fitted on {self.n_bits_}-bit codes packed in "
-                f"{_n_bytes_text(self.n_features_in_)} per row (packed=True: one column per byte, "
-                "numpy.packbits order). Pack the queries as the fitted codes were."
-            )
         raise ValueError(
-            f"X has {n_cols} columns ({n_cols} bits per code), but HammingNeighbors was "
-            f"fitted on {self.n_bits_}-bit codes: queries need one column per bit "
-            f"(packed=False), {self.n_bits_} columns."
+            _query_width_message(
+                shape[1],
+                packed=self.packed,
+                n_bits=self.n_bits_,
+                n_features_in=self.n_features_in_,
+                estimator="HammingNeighbors",
+            )
         )
 
     def _validate_codes(self, X, *, reset):
