@@ -614,6 +614,51 @@ def test_auto_cost_estimate_is_the_tables_work(n_neighbors, monkeypatch):
     np.testing.assert_array_equal(listed, work[:, 1])
 
 
+def test_auto_pilot_queries_are_spread_over_the_call(large_codes):
+    """'auto' estimates the tables' cost on queries spread over the whole call: for a
+    sorted stream (near queries first, far ones after) the estimate is that of the
+    batch's mix, not that of its head."""
+    Dp, Qp, _ = large_codes["clustered"]
+    near, far = Dp[:1], large_codes["uniform"][1][:1]
+
+    def estimate(Q):
+        auto = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
+        auto.kneighbors(Q)
+        return auto._auto_cost[("k", 10)]
+
+    cost_near, cost_far = (
+        estimate(np.repeat(near, 64, axis=0)),
+        estimate(np.repeat(far, 64, axis=0)),
+    )
+    assert cost_far > 2 * cost_near
+    # Half near then half far: 16 pilot queries of each.
+    stream = np.vstack([np.repeat(near, 300, axis=0), np.repeat(far, 300, axis=0)])
+    assert estimate(stream) == pytest.approx((cost_near + cost_far) / 2)
+    auto = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
+    auto.radius_neighbors(stream, radius=3)
+    auto_near = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
+    auto_near.radius_neighbors(np.repeat(near, 64, axis=0), radius=3)
+    assert auto._auto_cost[("radius", 3)] > auto_near._auto_cost[("radius", 3)]
+
+
+@pytest.mark.parametrize("n_neighbors", [1, 10])
+def test_auto_pilot_queries_of_the_fitted_codes_exclude_themselves(n_neighbors, monkeypatch):
+    """With X=None, 'auto' answers its pilot queries (spread over the fitted codes) and
+    the rows between them exactly as brute does, each code excluding itself."""
+    import skhash.neighbors._unsupervised as unsupervised
+
+    _probes_only(monkeypatch)
+    monkeypatch.setattr(unsupervised, "_AUTO_MIN_SAMPLES", 0)
+    monkeypatch.setattr(unsupervised, "_BUILD_COST", 0.0)
+    D = _clustered_codes(np.random.default_rng(17), 3000, 64)
+    counts = _spy_searches(monkeypatch)
+    got = HammingNeighbors(n_neighbors=n_neighbors).fit(D).kneighbors()
+    assert counts == {"brute": 32, "mih": 3000 - 32}
+    expected = HammingNeighbors(n_neighbors=n_neighbors, algorithm="brute").fit(D).kneighbors()
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
 def test_auto_small_index_builds_no_tables():
     """Below 100,000 codes algorithm='auto' is the exhaustive search, without tables."""
     D = np.random.default_rng(14).random((1000, 32)) < 0.5

@@ -22,7 +22,8 @@ __all__ = ["HammingNeighbors"]
 # Below this many codes the exhaustive kernel is always used and no tables are built.
 _AUTO_MIN_SAMPLES = 100_000
 # Queries of the first call for a given k (or radius) whose multi-index work is
-# estimated; for k-NN they are answered by the exhaustive kernel, whose k-th
+# estimated, spread evenly over the call's queries (a sorted query stream does not
+# skew the estimate); for k-NN they are answered by the exhaustive kernel, whose k-th
 # distances say how far the tables would have to be probed.
 _PILOT_QUERIES = 32
 # Database rows (evenly spaced) from which the rows listed by the tables are estimated.
@@ -31,6 +32,13 @@ _SAMPLE_ROWS = 2048
 # 300 to 700 measured at 200,000 and 1,000,000 codes, 800 to 900 at 10,000,000
 # (64 and 128 bits, benchmarks/bench_mih.py).
 _BUILD_COST = 500.0
+
+
+def _spread_rows(n, n_rows):
+    """``min(n, n_rows)`` distinct row indices spread evenly over ``range(n)`` (the
+    middles of equal parts), in increasing order."""
+    p = min(n, n_rows)
+    return (2 * np.arange(p, dtype=np.int64) + 1) * n // (2 * p)
 
 
 def _n_bytes_text(n):
@@ -177,14 +185,14 @@ class HammingNeighbors(BaseEstimator):
     ``algorithm="auto"``. ``fit`` stores only the codes, as ``"brute"`` does: a
     ``NearestNeighbors`` user expects the index to cost about its data, and the
     tables cost 5 to 17 times the codes. Below 100,000 codes the exhaustive kernel
-    is always used. From 100,000 codes, the first k-NN call for a given k answers its
-    first 32 queries with the exhaustive kernel; their k-th distances d say how far
-    the tables would be probed (table i to substring radius (d - i) // m), hence the
-    buckets probed, exactly, and the codes those buckets would list are counted on
-    2,048 evenly spaced database codes. The estimated cost ``600 * probes + 4 *
+    is always used. From 100,000 codes, the first k-NN call for a given k answers 32 of
+    its queries, spread evenly over the call, with the exhaustive kernel; their k-th
+    distances d say how far the tables would be probed (table i to substring radius
+    (d - i) // m), hence the buckets probed, exactly, and the codes those buckets
+    would list are counted on 2,048 evenly spaced database codes. The estimated cost ``600 * probes + 4 *
     listed`` (in rows of the exhaustive scan, fitted on ``benchmarks/bench_mih.py``)
-    is kept for that k; a radius search estimates it from its radius, for the first
-    32 queries of its first call. Tables estimated to beat the scan are built only once
+    is kept for that k; a radius search estimates it from its radius, for 32 queries
+    spread over its first call. Tables estimated to beat the scan are built only once
     they pay for themselves: when the scan time they would have saved on the queries
     answered so far, plus those of the current call, reaches their build time
     (estimated at 500 rows of the scan per code and table; 300 to 900 measured).
@@ -385,23 +393,28 @@ class HammingNeighbors(BaseEstimator):
         self._auto_saved += saving * n_ahead
         return False
 
-    def _chunks(self, X, row_bytes):
-        """Yield (start, query words, n_queries) over chunks of the queries (the fitted
-        codes when ``X`` is None), each chunk's memory bounded by ``working_memory``."""
+    def _queries(self, X):
+        """Validated queries (None for the fitted codes) and their number."""
         if X is None:
-            n_q = self.n_samples_fit_
-        else:
-            X = self._validate_codes(X, reset=False)
-            n_q = X.shape[0]
+            return None, self.n_samples_fit_
+        X = self._validate_codes(X, reset=False)
+        return X, X.shape[0]
+
+    def _query_words(self, X, rows):
+        """Kernel words of the query rows ``rows`` (a slice or an index array) of the
+        validated queries ``X``, or of the fitted codes when ``X`` is None."""
+        if X is None:
+            return np.ascontiguousarray(self._db_words[:, rows].T)
+        return self._to_words(X[rows])
+
+    def _chunks(self, X, n_q, row_bytes):
+        """Yield (start, stop) over chunks of the validated queries (the fitted codes
+        when ``X`` is None), each chunk's memory bounded by ``working_memory``."""
+        if X is not None:
             row_bytes += X.shape[1] * (X.dtype.itemsize + 1)
         chunk = get_chunk_n_rows(row_bytes=max(row_bytes, 1), max_n_rows=max(n_q, 1))
         for start in range(0, n_q, chunk):
-            stop = min(start + chunk, n_q)
-            if X is None:
-                Q = np.ascontiguousarray(self._db_words[:, start:stop].T)
-            else:
-                Q = self._to_words(X[start:stop])
-            yield start, Q, n_q
+            yield start, min(start + chunk, n_q)
 
     def _brute_knn(self, Q, n_neighbors, start, query_is_train):
         """k-NN of a chunk of query words with the exhaustive kernel."""
@@ -475,39 +488,45 @@ class HammingNeighbors(BaseEstimator):
         # Per query: output (int64 index, int32 distance, float64 if normalized) and
         # the kernel's candidate buffer and histogram.
         row_bytes = n_neighbors * 20 + (2 * n_neighbors + 64) * 12 + (self.n_bits_ + 2) * 8
-        dists, inds = [], []
+        X, n_q = self._queries(X)
+        dist = np.empty((n_q, n_neighbors), dtype=np.int32)
+        ind = np.empty((n_q, n_neighbors), dtype=np.int64)
         # The fitted state decides, not a parameter changed since (set_params).
         use_mih = self._mih is not None and self.algorithm == "mih"
-        decide = self.algorithm == "auto" and self._m is not None
         key = ("k", n_neighbors)
-        for start, Q, n_q in self._chunks(X, row_bytes):
-            if decide:
-                # "auto", first chunk: the first call for this k answers a few pilot
-                # queries exhaustively; their k-th distances give the tables' cost.
-                n_pilot = 0
-                if key not in self._auto_cost:
-                    n_pilot = min(_PILOT_QUERIES, len(Q))
-                    d, i = self._brute_knn(Q[:n_pilot], n_neighbors, start, query_is_train)
-                    dists.append(d)
-                    inds.append(i)
-                    self._auto_cost[key] = self._auto_estimate(Q[:n_pilot], kth=d[:, -1])
-                    Q = Q[n_pilot:]
-                    start += n_pilot
-                use_mih = self._auto_uses_tables(key, n_pilot, n_q - n_pilot)
-                decide = False
-                if not len(Q):
-                    continue
-            if use_mih:
-                offset = start if query_is_train else -1
-                d, i = self._mih.kneighbors(Q, n_neighbors, self_offset=offset, n_jobs=self.n_jobs)
-            else:
-                d, i = self._brute_knn(Q, n_neighbors, start, query_is_train)
-            dists.append(d)
-            inds.append(i)
-        ind = np.concatenate(inds) if len(inds) != 1 else inds[0]
+        pilot = np.empty(0, dtype=np.int64)
+        if self.algorithm == "auto" and self._m is not None and n_q:
+            if key not in self._auto_cost:
+                # The first call for this k answers a few pilot queries, spread over
+                # the call's queries, exhaustively: their k-th distances give the
+                # tables' cost.
+                pilot = _spread_rows(n_q, _PILOT_QUERIES)
+                Q = self._query_words(X, pilot)
+                if query_is_train:
+                    for t, row in enumerate(pilot):
+                        dist[row], ind[row] = self._brute_knn(Q[t : t + 1], n_neighbors, row, True)
+                else:
+                    dist[pilot], ind[pilot] = self._brute_knn(Q, n_neighbors, 0, False)
+                self._auto_cost[key] = self._auto_estimate(Q, kth=dist[pilot, -1])
+            use_mih = self._auto_uses_tables(key, len(pilot), n_q - len(pilot))
+        for start, stop in self._chunks(X, n_q, row_bytes):
+            Q = self._query_words(X, slice(start, stop))
+            # The runs of rows between the pilot queries already answered.
+            ends = pilot[(pilot >= start) & (pilot < stop)]
+            a = start
+            for b in [*ends.tolist(), stop]:
+                if b > a:
+                    Qr = Q[a - start : b - start]
+                    if use_mih:
+                        offset = a if query_is_train else -1
+                        dist[a:b], ind[a:b] = self._mih.kneighbors(
+                            Qr, n_neighbors, self_offset=offset, n_jobs=self.n_jobs
+                        )
+                    else:
+                        dist[a:b], ind[a:b] = self._brute_knn(Qr, n_neighbors, a, query_is_train)
+                a = b + 1
         if not return_distance:
             return ind
-        dist = np.concatenate(dists) if len(dists) != 1 else dists[0]
         return self._scale(dist), ind
 
     def _radius_csr(self, X, radius, sort_results):
@@ -529,15 +548,17 @@ class HammingNeighbors(BaseEstimator):
         use_mih = self._mih is not None and self.algorithm == "mih"
         decide = self.algorithm == "auto" and self._m is not None and r_bits >= 0
         key = ("radius", r_bits)
-        for start, Q, n_q in self._chunks(X, row_bytes):
-            if decide:
-                # "auto", first chunk: the probes of a radius search are known from the
-                # radius; the rows they list are estimated on a sample of the database.
-                if key not in self._auto_cost:
-                    pilot = Q[:_PILOT_QUERIES]
-                    self._auto_cost[key] = self._auto_estimate(pilot, radius=r_bits)
-                use_mih = self._auto_uses_tables(key, 0, n_q)
-                decide = False
+        X, n_q = self._queries(X)
+        if decide and n_q:
+            # The probes of a radius search are known from the radius; the rows they
+            # list are estimated on a sample of the database, for a few queries spread
+            # over the call's.
+            if key not in self._auto_cost:
+                pilot = self._query_words(X, _spread_rows(n_q, _PILOT_QUERIES))
+                self._auto_cost[key] = self._auto_estimate(pilot, radius=r_bits)
+            use_mih = self._auto_uses_tables(key, 0, n_q)
+        for start, stop in self._chunks(X, n_q, row_bytes):
+            Q = self._query_words(X, slice(start, stop))
             offset = start if query_is_train else -1
             if use_mih:
                 offsets, d, i = self._mih.radius_neighbors(
