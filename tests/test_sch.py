@@ -90,6 +90,23 @@ def test_soft_constraint_sets_how_far_dissimilar_codes_are(p, expected, digits):
     assert affinity[~dissimilar].mean() > 0.95
 
 
+@pytest.mark.parametrize("weighting", ["boost", "none"])
+def test_soft_constraint_learns_far_better_codes_than_the_hard_one_from_few_pairs(
+    weighting, digits
+):
+    """Ten classes, 20 partners per sample: the hard constraint's codes lose the classes.
+
+    Forcing every dissimilar pair to opposite codes makes samples of different classes
+    collide (the paper's argument); the soft target does not. Measured on the training
+    codes themselves, leave-one-out: about 0.6-0.75 soft against 0.35 hard.
+    """
+    X, y = digits.X_db[:400], digits.y_db[:400]
+    params = dict(n_bits=16, weighting=weighting, n_pairs_per_sample=20, random_state=0)
+    soft = SCHHasher(**params).fit(X, y)
+    hard = SCHHasher(p=1.0, **params).fit(X, y)
+    assert mean_average_precision(soft.codes_, y) > mean_average_precision(hard.codes_, y) + 0.2
+
+
 def test_unweighted_variant_learns_one_block_with_unit_weights(digits):
     """weighting='none' (SCH_uw) learns all bits as a single block, every weight 1."""
     model = SCHHasher(n_bits=12, weighting="none", n_pairs_per_sample=50, random_state=0)
