@@ -164,3 +164,28 @@ def test_every_length_up_to_64_bits_matches_numpy(n_bits):
         np.testing.assert_array_equal(ind[offsets[q] : offsets[q + 1]], np.flatnonzero(ref[q] <= r))
     if n_bits % 8 == 0:
         np.testing.assert_array_equal(hamming_distance_matrix(Qp, Dp), ref)
+
+
+@pytest.mark.parametrize(
+    "n_bits, n_substrings", [(5, 2), (16, 2), (24, 3), (64, 5), (100, 7), (300, 13)]
+)
+def test_mih_tables_match_a_stable_sort_by_substring(n_bits, n_substrings):
+    """Multi-index tables: substring keys equal the unpacked bits read as integers, and
+    each table lists every code once, bucket by bucket in increasing database index
+    (a stable argsort of the keys), with its codes copied in that order."""
+    from skhash.neighbors._mih import MIHIndex
+
+    rng = np.random.default_rng(n_bits)
+    Dp = _hard_database(rng, 2000, n_bits)
+    words = to_words(Dp, n_bits)
+    tables = MIHIndex(words, n_bits, n_substrings)
+    bits = np.unpackbits(Dp, axis=1, count=n_bits).astype(np.int64)
+    for i in range(n_substrings):
+        lo, hi = tables.edges[i], tables.edges[i + 1]
+        keys = bits[:, lo:hi] @ (1 << np.arange(hi - lo))
+        np.testing.assert_array_equal(tables.keys(words)[:, i], keys)
+        order = np.argsort(keys, kind="stable")
+        np.testing.assert_array_equal(tables.ids[i], order)
+        np.testing.assert_array_equal(tables.codes[i], words[order].T)
+        offsets = tables.offsets[tables.starts[i] : tables.starts[i] + (1 << (hi - lo)) + 1]
+        np.testing.assert_array_equal(np.diff(offsets), np.bincount(keys, minlength=1 << (hi - lo)))

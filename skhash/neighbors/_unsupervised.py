@@ -28,10 +28,13 @@ _AUTO_MIN_SAMPLES = 100_000
 _PILOT_QUERIES = 32
 # Database rows (evenly spaced) from which the rows listed by the tables are estimated.
 _SAMPLE_ROWS = 2048
-# Time to build the tables, in rows of the exhaustive scan per code and table:
-# 300 to 700 measured at 200,000 and 1,000,000 codes, 800 to 900 at 10,000,000
-# (64 and 128 bits, benchmarks/bench_mih.py).
-_BUILD_COST = 500.0
+# Time to build the tables, in rows of the exhaustive scan per code and table. With
+# the counting-sort build, measured on a 2-core AMD EPYC (Zen 3, one thread, clustered
+# codes of benchmarks/bench_mih.py, default m): 63 (1M codes) and 78 (10M) at 64 bits,
+# 43 (1M) and 65 (10M) at 128 bits. The argsort build it replaced took 260 to 370 on
+# that machine (312/370 and 261/331), and 300 to 900 on a Zen 4 with AVX-512, whose
+# scan rows are ~3x cheaper; 100 leaves room for such a faster scan.
+_BUILD_COST = 100.0
 
 
 def _spread_rows(n, n_rows):
@@ -185,26 +188,27 @@ class HammingNeighbors(BaseEstimator):
     ``algorithm="auto"``. ``fit`` stores only the codes, as ``"brute"`` does: a
     ``NearestNeighbors`` user expects the index to cost about its data, and the
     tables cost 5 to 17 times the codes. Below 100,000 codes the exhaustive kernel
-    is always used. From 100,000 codes, the first k-NN call for a given k answers 32 of
-    its queries, spread evenly over the call, with the exhaustive kernel; their k-th
-    distances d say how far the tables would be probed (table i to substring radius
-    (d - i) // m), hence the buckets probed, exactly, and the codes those buckets
-    would list are counted on 2,048 evenly spaced database codes. The estimated cost ``600 * probes + 4 *
-    listed`` (in rows of the exhaustive scan, fitted on ``benchmarks/bench_mih.py``)
-    is kept for that k; a radius search estimates it from its radius, for 32 queries
-    spread over its first call. Tables estimated to beat the scan are built only once
-    they pay for themselves: when the scan time they would have saved on the queries
-    answered so far, plus those of the current call, reaches their build time
-    (estimated at 500 rows of the scan per code and table; 300 to 900 measured).
-    Until then, and for every k or radius where they would not beat the scan, queries
-    go to the exhaustive kernel. So a small call costs what ``"brute"`` costs (plus,
-    once per k or radius, an estimate of well under a millisecond), and in total
-    ``"auto"`` takes at most about twice the time of the better choice made in
-    hindsight (the rent-or-buy bound, up to the cost model's error). The estimates and
-    the tables stay on the fitted estimator, and in its pickle, until the next fit.
-    Near neighbours (real learned codes, small k) make the tables win; far ones
-    (uniformly random codes, large k) make the exhaustive scan win. The choice
-    changes speed and memory, never results.
+    is always used. From 100,000 codes, the first k-NN call for a given k answers 32
+    of its queries, spread evenly over the call, with the exhaustive kernel; their
+    k-th distances d say how far the tables would be probed (table i to substring
+    radius (d - i) // m), hence the buckets probed, exactly, and the codes those
+    buckets would list are counted on 2,048 evenly spaced database codes. The
+    estimated cost ``600 * probes + 4 * listed`` (in rows of the exhaustive scan,
+    fitted on ``benchmarks/bench_mih.py``) is kept for that k; a radius search
+    estimates it from its radius, for 32 queries spread over its first call. Tables
+    estimated to beat the scan are built only once they pay for themselves: when the
+    scan time they would have saved on the queries answered so far, plus those of
+    the current call, reaches their build time (estimated at 100 rows of the scan per
+    code and table; 40 to 80 measured, see ``_BUILD_COST``). Until then, and for
+    every k or radius where they would not beat the scan, queries go to the
+    exhaustive kernel. So a small call costs what ``"brute"`` costs (plus, once per k
+    or radius, an estimate of well under a millisecond), and in total ``"auto"``
+    takes at most about twice the time of the better choice made in hindsight (the
+    rent-or-buy bound, up to the cost model's error). The estimates and the tables
+    stay on the fitted estimator, and in its pickle, until the next fit. Near
+    neighbours (real learned codes, small k) make the tables win; far ones (uniformly
+    random codes, large k) make the exhaustive scan win. The choice changes speed and
+    memory, never results.
 
     Examples
     --------
