@@ -29,51 +29,54 @@ for their build), and its estimate of the tables' cost as a fraction of a scan.
 Measured
 --------
 
-2026-12-02, 2-core AMD EPYC (Zen 4), an idle machine (load averages printed).
+2026-12-02, 2-core AMD EPYC (Zen 3: AVX2, no AVX-512, so the exhaustive kernel's
+popcount is not one vector instruction; about 1e9 codes per second per core here),
+shared with another engineer's niced jobs (load averages printed), so single timings
+carry tens of percent of noise. Earlier runs on a Zen 4 with AVX-512 (about 3.5e9
+codes per second per core) gave 3.7x (1M) and 9.2x (10M) for clustered 64-bit k=10.
 ``python benchmarks/bench_mih.py --n-db 1000000 --bits 64 128 --k 1 10 100``::
 
-    load average 0.91 (1 min), 2 CPUs
+    load average 1.51 (1 min), 2 CPUs
 
-    uniform, 64 bits, 1,000,000 codes, 1000 queries, 2 threads: m=5 substrings of [13, 13, 12, 13, 13] bits, build 0.7 s, memory per code 8 B codes + 60.1 B tables
-      k=1    brute    206.4 ms/1000q   mih     74.1 ms/1000q   speed-up   2.78x   auto call 1    217.5, call 4    213.1 ms/1000q (est. 0.47 of a scan, no tables)   median k-th distance  13   identical: True
-      k=10   brute    209.4 ms/1000q   mih    135.8 ms/1000q   speed-up   1.54x   auto call 1    127.5, call 4    127.2 ms/1000q (est. 0.91 of a scan, no tables)   median k-th distance  15   identical: True
-      k=100  brute    149.5 ms/1000q   mih    237.4 ms/1000q   speed-up   0.63x   auto call 1    188.9, call 4    203.3 ms/1000q (est. 1.55 of a scan, no tables)   median k-th distance  17   identical: True
+    uniform, 64 bits, 1,000,000 codes, 1000 queries, 2 threads: m=5 substrings of [13, 13, 12, 13, 13] bits, build 0.9 s, memory per code 8 B codes + 60.1 B tables
+      k=1    brute    441.8 ms/1000q   mih    138.7 ms/1000q   speed-up   3.18x   auto call 1    454.7, call 4    144.7 ms/1000q (est. 0.45 of a scan, tables at call 1)   median k-th distance  13   identical: True
+      k=10   brute    518.3 ms/1000q   mih    317.8 ms/1000q   speed-up   1.63x   auto call 1    655.6, call 4    555.6 ms/1000q (est. 0.92 of a scan, no tables)   median k-th distance  15   identical: True
+      k=100  brute    595.8 ms/1000q   mih    713.9 ms/1000q   speed-up   0.83x   auto call 1    983.2, call 4    610.5 ms/1000q (est. 1.49 of a scan, no tables)   median k-th distance  17   identical: True
 
-    uniform, 128 bits, 1,000,000 codes, 1000 queries, 2 threads: m=11 substrings of [12, 11, 12, 12, 11, 12, 11, 12, 12, 11, 12] bits, build 2.5 s, memory per code 16 B codes + 220.1 B tables
-      k=1    brute    283.4 ms/1000q   mih    881.3 ms/1000q   speed-up   0.32x   auto call 1    160.7, call 4    157.6 ms/1000q (est. 3.57 of a scan, no tables)   median k-th distance  37   identical: True
-      k=10   brute    237.2 ms/1000q   mih   1355.3 ms/1000q   speed-up   0.18x   auto call 1    301.0, call 4    291.4 ms/1000q (est. 4.59 of a scan, no tables)   median k-th distance  40   identical: True
-      k=100  brute    346.5 ms/1000q   mih   1479.3 ms/1000q   speed-up   0.23x   auto call 1    355.3, call 4    332.4 ms/1000q (est. 5.67 of a scan, no tables)   median k-th distance  43   identical: True
+    uniform, 128 bits, 1,000,000 codes, 1000 queries, 2 threads: m=11 substrings of [12, 11, 12, 12, 11, 12, 11, 12, 12, 11, 12] bits, build 1.1 s, memory per code 16 B codes + 220.1 B tables
+      k=1    brute    501.7 ms/1000q   mih   2195.8 ms/1000q   speed-up   0.23x   auto call 1    691.9, call 4    660.1 ms/1000q (est. 3.42 of a scan, no tables)   median k-th distance  37   identical: True
+      k=10   brute    715.6 ms/1000q   mih   2092.7 ms/1000q   speed-up   0.34x   auto call 1    696.6, call 4    604.9 ms/1000q (est. 4.58 of a scan, no tables)   median k-th distance  40   identical: True
+      k=100  brute    812.3 ms/1000q   mih   2520.0 ms/1000q   speed-up   0.32x   auto call 1    872.2, call 4    814.1 ms/1000q (est. 5.67 of a scan, no tables)   median k-th distance  43   identical: True
 
-    clustered, 64 bits, 1,000,000 codes, 1000 queries, 2 threads: m=5 substrings of [13, 13, 12, 13, 13] bits, build 0.6 s, memory per code 8 B codes + 60.1 B tables
-      k=1    brute    210.4 ms/1000q   mih     24.5 ms/1000q   speed-up   8.59x   auto call 1    208.2, call 4     27.9 ms/1000q (est. 0.08 of a scan, tables at call 3)   median k-th distance   7   identical: True
-      k=10   brute    141.1 ms/1000q   mih     38.3 ms/1000q   speed-up   3.68x   auto call 1    145.7, call 4     39.4 ms/1000q (est. 0.15 of a scan, tables at call 3)   median k-th distance   9   identical: True
-      k=100  brute    230.3 ms/1000q   mih    115.5 ms/1000q   speed-up   1.99x   auto call 1    226.9, call 4    605.4 ms/1000q (est. 0.26 of a scan, tables at call 4)   median k-th distance  11   identical: True
+    clustered, 64 bits, 1,000,000 codes, 1000 queries, 2 threads: m=5 substrings of [13, 13, 12, 13, 13] bits, build 0.4 s, memory per code 8 B codes + 60.1 B tables
+      k=1    brute    472.9 ms/1000q   mih     83.9 ms/1000q   speed-up   5.64x   auto call 1    516.3, call 4     58.0 ms/1000q (est. 0.15 of a scan, tables at call 1)   median k-th distance   7   identical: True
+      k=10   brute    429.2 ms/1000q   mih     61.5 ms/1000q   speed-up   6.98x   auto call 1    436.5, call 4     84.8 ms/1000q (est. 0.23 of a scan, tables at call 1)   median k-th distance   9   identical: True
+      k=100  brute    597.9 ms/1000q   mih    180.1 ms/1000q   speed-up   3.32x   auto call 1    561.4, call 4    170.1 ms/1000q (est. 0.41 of a scan, tables at call 1)   median k-th distance  11   identical: True
 
-    clustered, 128 bits, 1,000,000 codes, 1000 queries, 2 threads: m=11 substrings of [12, 11, 12, 12, 11, 12, 11, 12, 12, 11, 12] bits, build 2.3 s, memory per code 16 B codes + 220.1 B tables
-      k=1    brute    285.6 ms/1000q   mih    130.3 ms/1000q   speed-up   2.19x   auto call 1    287.0, call 4    282.8 ms/1000q (est. 0.33 of a scan, no tables)   median k-th distance  19   identical: True
-      k=10   brute    291.6 ms/1000q   mih    173.9 ms/1000q   speed-up   1.68x   auto call 1    296.1, call 4    292.8 ms/1000q (est. 0.43 of a scan, no tables)   median k-th distance  20   identical: True
-      k=100  brute    333.0 ms/1000q   mih    275.2 ms/1000q   speed-up   1.21x   auto call 1    334.6, call 4    333.7 ms/1000q (est. 0.55 of a scan, no tables)   median k-th distance  22   identical: True
+    clustered, 128 bits, 1,000,000 codes, 1000 queries, 2 threads: m=11 substrings of [12, 11, 12, 12, 11, 12, 11, 12, 12, 11, 12] bits, build 1.4 s, memory per code 16 B codes + 220.1 B tables
+      k=1    brute    687.9 ms/1000q   mih    216.2 ms/1000q   speed-up   3.18x   auto call 1    672.5, call 4    218.9 ms/1000q (est. 0.56 of a scan, tables at call 3)   median k-th distance  19   identical: True
+      k=10   brute    625.1 ms/1000q   mih    274.7 ms/1000q   speed-up   2.28x   auto call 1    723.6, call 4   1634.3 ms/1000q (est. 0.68 of a scan, tables at call 4)   median k-th distance  20   identical: True
+      k=100  brute    752.4 ms/1000q   mih    474.5 ms/1000q   speed-up   1.59x   auto call 1   1004.1, call 4    769.3 ms/1000q (est. 0.86 of a scan, no tables)   median k-th distance  22   identical: True
 
-    load average 1.47 (1 min)
+    load average 2.01 (1 min)
 
-``python benchmarks/bench_mih.py --n-db 10000000 --bits 64 128 --k 10`` (other jobs
-started during its last part: load average 2.8 at the end)::
+``python benchmarks/bench_mih.py --n-db 10000000 --bits 64 128 --k 10``::
 
-    load average 0.12 (1 min), 2 CPUs
+    load average 1.93 (1 min), 2 CPUs
 
-    uniform, 64 bits, 10,000,000 codes, 1000 queries, 2 threads: m=4 substrings of [16, 16, 16, 16] bits, build 8.3 s, memory per code 8 B codes + 48.1 B tables
-      k=10   brute   1210.6 ms/1000q   mih    376.1 ms/1000q   speed-up   3.22x   auto call 1   1466.5, call 4    547.2 ms/1000q (est. 0.24 of a scan, tables at call 3)   median k-th distance  14   identical: True
+    uniform, 64 bits, 10,000,000 codes, 1000 queries, 2 threads: m=4 substrings of [16, 16, 16, 16] bits, build 3.7 s, memory per code 8 B codes + 48.1 B tables
+      k=10   brute   4771.2 ms/1000q   mih    921.7 ms/1000q   speed-up   5.18x   auto call 1   6366.1, call 4   1340.5 ms/1000q (est. 0.25 of a scan, tables at call 1)   median k-th distance  14   identical: True
 
-    uniform, 128 bits, 10,000,000 codes, 1000 queries, 2 threads: m=8 substrings of [16, 16, 16, 16, 16, 16, 16, 16] bits, build 21.7 s, memory per code 16 B codes + 160.2 B tables
-      k=10   brute   1581.9 ms/1000q   mih   5678.1 ms/1000q   speed-up   0.28x   auto call 1   2136.7, call 4   1579.0 ms/1000q (est. 2.10 of a scan, no tables)   median k-th distance  37   identical: True
+    uniform, 128 bits, 10,000,000 codes, 1000 queries, 2 threads: m=8 substrings of [16, 16, 16, 16, 16, 16, 16, 16] bits, build 11.4 s, memory per code 16 B codes + 160.2 B tables
+      k=10   brute   6678.0 ms/1000q   mih  21940.4 ms/1000q   speed-up   0.30x   auto call 1   7764.1, call 4   7337.7 ms/1000q (est. 2.13 of a scan, no tables)   median k-th distance  37   identical: True
 
-    clustered, 64 bits, 10,000,000 codes, 1000 queries, 2 threads: m=4 substrings of [16, 16, 16, 16] bits, build 6.4 s, memory per code 8 B codes + 48.1 B tables
-      k=10   brute   1745.8 ms/1000q   mih    189.8 ms/1000q   speed-up   9.20x   auto call 1   2389.9, call 4    203.2 ms/1000q (est. 0.03 of a scan, tables at call 3)   median k-th distance   8   identical: True
+    clustered, 64 bits, 10,000,000 codes, 1000 queries, 2 threads: m=4 substrings of [16, 16, 16, 16] bits, build 3.4 s, memory per code 8 B codes + 48.1 B tables
+      k=10   brute   5041.1 ms/1000q   mih    187.9 ms/1000q   speed-up  26.83x   auto call 1   4248.3, call 4    169.8 ms/1000q (est. 0.05 of a scan, tables at call 1)   median k-th distance   8   identical: True
 
-    clustered, 128 bits, 10,000,000 codes, 1000 queries, 2 threads: m=8 substrings of [16, 16, 16, 16, 16, 16, 16, 16] bits, build 19.7 s, memory per code 16 B codes + 160.2 B tables
-      k=10   brute   3028.0 ms/1000q   mih    941.5 ms/1000q   speed-up   3.22x   auto call 1   3176.0, call 4   3228.0 ms/1000q (est. 0.12 of a scan, no tables)   median k-th distance  19   identical: True
+    clustered, 128 bits, 10,000,000 codes, 1000 queries, 2 threads: m=8 substrings of [16, 16, 16, 16, 16, 16, 16, 16] bits, build 10.5 s, memory per code 16 B codes + 160.2 B tables
+      k=10   brute   7036.9 ms/1000q   mih    973.2 ms/1000q   speed-up   7.23x   auto call 1   7767.6, call 4   1143.1 ms/1000q (est. 0.21 of a scan, tables at call 2)   median k-th distance  19   identical: True
 
-    load average 2.83 (1 min)
+    load average 1.99 (1 min)
 """  # noqa: E501
 
 import argparse
