@@ -199,9 +199,9 @@ class HammingNeighbors(BaseEstimator):
     estimated to beat the scan are built only once they pay for themselves: when the
     scan time they would have saved on the queries answered so far, plus those of
     the current call, reaches their build time (estimated at 100 rows of the scan per
-    code and table; 40 to 80 measured, see ``_BUILD_COST``). Until then, and for
-    every k or radius where they would not beat the scan, queries go to the
-    exhaustive kernel. So a small call costs what ``"brute"`` costs (plus, once per k
+    code and table; 43 to 78 measured on 1M and 10M codes, see the user guide). Until
+    then, and for every k or radius where they would not beat the scan, queries go to
+    the exhaustive kernel. So a small call costs what ``"brute"`` costs (plus, once per k
     or radius, an estimate of well under a millisecond), and in total ``"auto"``
     takes at most about twice the time of the better choice made in hindsight (the
     rent-or-buy bound, up to the cost model's error). The estimates and the tables
