@@ -122,14 +122,17 @@ class SCHHasher(BaseHasher):
         ``"none"``: every pair weighs 1, and the whole code is one block of
         ``n_bits`` bits (the paper's SCH_uw; see Notes).
     n_pairs_per_sample : int or None, default=500
-        Labelled partners drawn per training sample from label supervision, uniformly
-        without replacement (the paper: 1,000 training samples, each knowing its
-        relation to 500 others); memory and time grow as ``n_samples`` times this.
-        None, or an integer of at least ``n_samples − 1``, uses every pair, all
-        ``n(n − 1) / 2`` of them; that is allowed up to 5,000,000 pairs (about 3,160
-        training samples), and beyond it ``fit`` raises a ``ValueError`` asking for a
-        smaller integer rather than exhausting memory. With pair supervision, each
-        sample keeps at most this many of its given pairs.
+        How many others each training sample knows its relation to, on average (the
+        paper: 1,000 training samples, each knowing 500 others). From label
+        supervision, ``n_samples * n_pairs_per_sample // 2`` distinct pairs are drawn
+        uniformly among all pairs, so a sample's number of partners varies around
+        this value; memory and time grow as ``n_samples`` times it. None, or an
+        integer of at least ``n_samples − 1``, uses every pair, all ``n(n − 1) / 2``
+        of them; that is allowed up to 5,000,000 pairs (about 3,160 training
+        samples), and beyond it ``fit`` raises a ``ValueError`` asking for a smaller
+        integer rather than exhausting memory. With pair supervision, the given pairs
+        are used, or a uniform subset of ``n_samples * n_pairs_per_sample // 2`` of
+        them when there are more (None keeps them all).
     similarity : {"binary", "jaccard", "cosine"}, default="binary"
         Similarity of label supervision: share-a-label, or the Jaccard or cosine
         similarity of multi-label indicator rows. A similarity ``s`` between 0 and 1
@@ -228,7 +231,8 @@ class SCHHasher(BaseHasher):
       has a single class and cannot be fitted; that bit's hash function is the
       constant instead (``constant_bits_``; a constant bit carries no information
       but changes no distance).
-    - Pairs. Pairs are unordered: a pair drawn from both ends counts once.
+    - Pairs. Pairs are unordered, each counted once; a pair given twice with
+      different similarities gets their mean.
     - SVM settings. The paper only says "SVM with Gaussian kernel". ``C=3`` with
       ``gamma="scale"`` was chosen on validation mAP at 32 bits (database samples
       outside the training set against the rest of the database, never the queries;
@@ -346,10 +350,11 @@ class SCHHasher(BaseHasher):
             i, j, s = _unordered_pairs(i, j, s, n)
             if not (s > 0).any() or not (s < 1).any():
                 missing = "similar" if not (s > 0).any() else "dissimilar"
+                more = "samples per class" if missing == "similar" else "classes"
                 raise ValueError(
                     f"the {len(s)} sampled pairs contain no {missing} pair; raise "
                     f"n_pairs_per_sample (got {self.n_pairs_per_sample}) or give more "
-                    "training samples per class."
+                    f"training {more}."
                 )
             codes, history = self._learn_codes(n, i, j, s, rng)
             paired = np.zeros(n, dtype=bool)

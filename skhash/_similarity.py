@@ -18,8 +18,8 @@ __all__ = [
 _KINDS = ("binary", "jaccard", "cosine")
 
 # All pairs of a training set (n_pairs_per_sample=None, or at least n_samples - 1) are
-# used only up to this many unordered pairs: each is returned in both directions as
-# (i, j, s), so the limit is 10 million rows, about 240 MB before any hasher's own copies.
+# used only up to this many unordered pairs, each returned once as (i, j, s): about
+# 120 MB before any hasher's own copies.
 _MAX_ALL_PAIRS = 5_000_000
 
 # Pairs whose multi-label similarity is computed at once, bounding the sparse rows
@@ -246,16 +246,18 @@ class Supervision:
         return S, known
 
     def sample_pairs(self, n_pairs_per_sample=None, random_state=None):
-        """Labelled pairs as arrays ``(i, j, s)`` with ``i != j``.
+        """Labelled pairs as arrays ``(i, j, s)``, each unordered pair once, ``i < j``.
 
-        With label supervision, each sample ``i`` is paired with
-        ``min(n_pairs_per_sample, n_samples - 1)`` others ``j`` drawn uniformly without
-        replacement. None, or any integer of at least ``n_samples - 1``, pairs each
-        sample with all the others: every pair then appears once in each direction,
-        and this is refused with a ``ValueError`` when the training set has more than
-        ``_MAX_ALL_PAIRS`` (five million) unordered pairs. With pair supervision, the
-        given pairs are returned (subsampled per sample when ``n_pairs_per_sample`` is
-        smaller than a sample's number of pairs).
+        ``n_pairs_per_sample`` is the number of samples each sample knows its relation
+        to, on average (the SCH paper: 1,000 samples, each knowing 500 others). With
+        label supervision, ``n_samples * n_pairs_per_sample // 2`` distinct pairs are
+        drawn uniformly among all ``n_samples * (n_samples - 1) / 2``; a sample's
+        number of partners then varies around ``n_pairs_per_sample`` (binomially).
+        None, or any integer of at least ``n_samples - 1``, returns every pair; this
+        is refused with a ``ValueError`` when the training set has more than
+        ``_MAX_ALL_PAIRS`` (five million) pairs. With pair supervision, the given pairs
+        are returned, or a uniform subset of ``n_samples * n_pairs_per_sample // 2`` of
+        them when there are more.
 
         Time and memory are O(number of pairs returned); no n x n matrix is ever
         built. The same ``random_state`` gives the same pairs.
@@ -263,19 +265,17 @@ class Supervision:
         rng = check_random_state(random_state)
         n = self.n_samples
         if self.labels is None:
-            coo = self.pairs.tocoo()
-            i, j, s = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
-            if n_pairs_per_sample is not None:
-                order = rng.permutation(len(i))
-                i, j, s = i[order], j[order], s[order]
-                stable = np.argsort(i, kind="stable")
-                i, j, s = i[stable], j[stable], s[stable]
-                rank = np.arange(len(i)) - np.searchsorted(i, i)
-                keep = rank < n_pairs_per_sample
+            # The matrix is symmetric: its upper triangle holds each given pair once.
+            coo = sp.triu(self.pairs, k=1).tocoo()
+            order = np.lexsort((coo.col, coo.row))
+            i, j = coo.row[order].astype(np.int64), coo.col[order].astype(np.int64)
+            s = coo.data[order]
+            if n_pairs_per_sample is not None and len(i) > n * n_pairs_per_sample // 2:
+                keep = np.sort(rng.choice(len(i), n * n_pairs_per_sample // 2, replace=False))
                 i, j, s = i[keep], j[keep], s[keep]
             return i, j, s
+        n_all = n * (n - 1) // 2
         if n_pairs_per_sample is None or n_pairs_per_sample >= n - 1:
-            n_all = n * (n - 1) // 2
             if n_all > _MAX_ALL_PAIRS:
                 raise ValueError(
                     f"n_pairs_per_sample={n_pairs_per_sample} uses all {n_all} pairs of "
@@ -284,69 +284,49 @@ class Supervision:
                     f"{_MAX_ALL_PAIRS}; pass an integer n_pairs_per_sample below {n - 1} "
                     "to sample that many partners per sample (the paper uses 500)."
                 )
-            # Partner k of sample r is k, skipping r itself: the off-diagonal of the
-            # n x n grid, row by row, without building the grid.
-            i = np.repeat(np.arange(n, dtype=np.int64), n - 1)
-            j = np.tile(np.arange(n - 1, dtype=np.int64), n)
-            j += j >= i
+            i, j = _all_pairs(n)
         else:
-            m = int(n_pairs_per_sample)
-            # m distinct partners among the n - 1 others: values of [0, n - 1), those
-            # >= i shifted by one to skip the sample itself.
-            i = np.repeat(np.arange(n, dtype=np.int64), m)
-            j = _distinct_per_row(n, n - 1, m, rng).ravel()
-            j += j >= i
+            i, j = _distinct_pairs(n, n * int(n_pairs_per_sample) // 2, rng)
         return i, j, _pair_label_similarity(self.labels, i, j, self.kind)
 
 
-def _distinct_per_row(n_rows, n_values, m, rng):
-    """Per row, a uniform random m-subset of ``range(n_values)``, as an (n_rows, m) array.
+def _all_pairs(n):
+    """Every unordered pair ``i < j`` of ``range(n)``, row by row, without an n x n grid."""
+    i = np.repeat(np.arange(n, dtype=np.int64), np.arange(n - 1, -1, -1))
+    # Row r holds j = r + 1, ..., n - 1; it starts at position r * n - r * (r + 1) / 2.
+    start = i * n - i * (i + 1) // 2
+    j = np.arange(len(i), dtype=np.int64) - start + i + 1
+    return i, j
 
-    Time and memory are O(n_rows * m) for ``m <= n_values / 2``: every row draws m
-    values with replacement, one sort finds the repeated ones, and only those are
-    redrawn, rejecting values the row already holds, until none is left (each round
-    redraws fewer than m / n_values of the previous one's). Whether a draw is kept
-    depends only on which draws are equal, so every m-subset is equally likely. A
-    larger m draws the ``n_values - m`` values left out the same way, which costs
-    O(n_rows * n_values), at most twice the output. The order within a row is not
-    random.
+
+def _distinct_pairs(n, n_pairs, rng):
+    """``n_pairs`` distinct unordered pairs ``i < j`` of ``range(n)``, uniformly at random.
+
+    Sorted by ``(i, j)``. Draws pairs with replacement and redraws as many as were
+    repeats, until ``n_pairs`` distinct ones are held: sequential sampling with
+    rejection of repeats, so every set of ``n_pairs`` pairs is equally likely. Above
+    half of all pairs, the pairs left out are drawn instead. Time and memory are
+    O(n_pairs log n_pairs).
     """
-    if 2 * m > n_values:
-        left_out = _distinct_per_row(n_rows, n_values, n_values - m, rng)
-        out = np.empty((n_rows, m), dtype=np.int64)
-        step = max(1, _PAIR_CHUNK // n_values)
-        for start in range(0, n_rows, step):
-            rows = slice(start, start + step)
-            keep = np.ones((len(left_out[rows]), n_values), dtype=bool)
-            np.put_along_axis(keep, left_out[rows], False, axis=1)
-            out[rows] = np.nonzero(keep)[1].reshape(-1, m)
-        return out
+    n_all = n * (n - 1) // 2
+    if 2 * n_pairs > n_all:
+        out_i, out_j = _distinct_pairs(n, n_all - n_pairs, rng)
+        i, j = _all_pairs(n)
+        keep = np.ones(n_all, dtype=bool)
+        keep[out_i * n - out_i * (out_i + 1) // 2 + out_j - out_i - 1] = False
+        return i[keep], j[keep]
     # numpy's Generator draws integers several times faster than RandomState; it is
     # seeded from ``rng``, so the draws stay reproducible.
     gen = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
-    values = gen.integers(0, n_values, size=(n_rows, m))
-    values.sort(axis=1)
-    # Row r's value v as the key r * n_values + v: sorted rows give sorted keys.
-    held = (np.arange(n_rows, dtype=np.int64)[:, None] * n_values + values).ravel()
-    repeated = np.zeros(values.shape, dtype=bool)
-    repeated[:, 1:] = values[:, 1:] == values[:, :-1]
-    rows, cols = np.nonzero(repeated)
-    added = np.zeros(0, dtype=np.int64)
-    while rows.size:
-        new = gen.integers(0, n_values, size=rows.size)
-        key = rows * n_values + new
-        pos = np.minimum(np.searchsorted(held, key), len(held) - 1)
-        fresh = held[pos] != key
-        if added.size:
-            pos = np.minimum(np.searchsorted(added, key), added.size - 1)
-            fresh &= added[pos] != key
-        first = np.zeros(rows.size, dtype=bool)
-        first[np.unique(key, return_index=True)[1]] = True
-        fresh &= first
-        values[rows[fresh], cols[fresh]] = new[fresh]
-        added = np.sort(np.concatenate([added, key[fresh]]))
-        rows, cols = rows[~fresh], cols[~fresh]
-    return values
+    held = np.zeros(0, dtype=np.int64)
+    while len(held) < n_pairs:
+        m = n_pairs - len(held)
+        a = gen.integers(0, n, size=m)
+        b = gen.integers(0, n - 1, size=m)
+        b += b >= a
+        merged = np.sort(np.concatenate([held, np.minimum(a, b) * n + np.maximum(a, b)]))
+        held = merged[np.concatenate([[True], merged[1:] != merged[:-1]])]
+    return np.divmod(held, n)
 
 
 def _pair_label_similarity(Y, i, j, kind):

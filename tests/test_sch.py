@@ -94,14 +94,14 @@ def test_soft_constraint_sets_how_far_dissimilar_codes_are(p, expected, digits):
 def test_soft_constraint_learns_far_better_codes_than_the_hard_one_from_few_pairs(
     weighting, digits
 ):
-    """Ten classes, 20 partners per sample: the hard constraint's codes lose the classes.
+    """Ten classes, 40 partners per sample: the hard constraint's codes lose the classes.
 
     Forcing every dissimilar pair to opposite codes makes samples of different classes
     collide (the paper's argument); the soft target does not. Measured on the training
-    codes themselves, leave-one-out: about 0.6-0.75 soft against 0.35 hard.
+    codes themselves, leave-one-out, seeds 0-2: 0.66-0.82 soft against 0.36-0.50 hard.
     """
     X, y = digits.X_db[:400], digits.y_db[:400]
-    params = dict(n_bits=16, weighting=weighting, n_pairs_per_sample=20, random_state=0)
+    params = dict(n_bits=16, weighting=weighting, n_pairs_per_sample=40, random_state=0)
     soft = SCHHasher(**params).fit(X, y)
     hard = SCHHasher(p=1.0, **params).fit(X, y)
     assert mean_average_precision(soft.codes_, y) > mean_average_precision(hard.codes_, y) + 0.2

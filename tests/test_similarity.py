@@ -37,57 +37,75 @@ def test_multilabel_jaccard_and_cosine():
 
 
 @pytest.mark.parametrize("n_pairs", [1, 20, 150, 250, 298])
-def test_sample_pairs_is_seeded_sparse_and_excludes_self(n_pairs):
-    """Sampled pairs: n_pairs_per_sample distinct partners, never i itself, reproducible."""
+def test_sample_pairs_is_seeded_and_gives_each_pair_once(n_pairs):
+    """n * n_pairs // 2 distinct pairs i < j: each sample knows n_pairs others on average."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 5, size=300)
     sup = check_supervision(y, n_samples=300)
     i, j, s = sup.sample_pairs(n_pairs, random_state=1)
-    assert len(i) == len(j) == len(s) == 300 * n_pairs
-    assert not np.any(i == j)
-    assert j.min() >= 0 and j.max() < 300
-    np.testing.assert_array_equal(np.bincount(i, minlength=300), n_pairs)
-    # No partner twice for the same sample.
+    assert len(i) == len(j) == len(s) == 300 * n_pairs // 2
+    assert np.all(i < j) and i.min() >= 0 and j.max() < 300
     assert len(np.unique(i * 300 + j)) == len(i)
+    degree = np.bincount(np.concatenate([i, j]), minlength=300)
+    assert abs(degree.mean() - n_pairs) < 1
     np.testing.assert_array_equal(s, (y[i] == y[j]).astype(float))
     i2, j2, s2 = sup.sample_pairs(n_pairs, random_state=1)
     np.testing.assert_array_equal(i, i2)
     np.testing.assert_array_equal(j, j2)
     np.testing.assert_array_equal(s, s2)
-    _, j3, _ = sup.sample_pairs(n_pairs, random_state=2)
-    assert not np.array_equal(j, j3)
+    i3, j3, _ = sup.sample_pairs(n_pairs, random_state=2)
+    assert not (np.array_equal(i, i3) and np.array_equal(j, j3))
 
 
 @pytest.mark.parametrize("n_pairs", [2, 3])
-def test_sampled_partners_are_a_uniform_subset(n_pairs):
-    """Every set of n_pairs partners among the 5 others is drawn equally often."""
+def test_sampled_pairs_are_uniform(n_pairs):
+    """Every pair of 6 samples is drawn equally often, below and above half of all pairs."""
     sup = check_supervision(np.arange(6) % 2, n_samples=6)
-    counts = {}
+    counts = np.zeros((6, 6), dtype=int)
     for seed in range(600):
         i, j, _ = sup.sample_pairs(n_pairs, random_state=seed)
-        for r in range(6):
-            key = (r, tuple(sorted(j[i == r])))
-            counts[key] = counts.get(key, 0) + 1
-    n_subsets = 10  # C(5, 2) = C(5, 3)
-    assert len(counts) == 6 * n_subsets
-    # 600 draws over 10 subsets: 60 expected each, standard deviation about 7.3.
-    assert 30 <= min(counts.values()) and max(counts.values()) <= 90
+        assert len(i) == 3 * n_pairs
+        counts[i, j] += 1
+    upper = counts[np.triu_indices(6, 1)]
+    expected = 600 * 3 * n_pairs / 15  # 240 or 360, standard deviation 12
+    assert np.all(np.abs(upper - expected) < 50)
 
 
 @pytest.mark.parametrize("n_pairs_per_sample", [None, 59, 10**9])
 @pytest.mark.parametrize("kind", ["binary", "jaccard", "cosine"])
-def test_every_partner_means_all_pairs_each_way(n_pairs_per_sample, kind):
-    """None or >= n - 1 partners gives each ordered pair i != j once, with its similarity."""
+def test_every_partner_means_all_pairs_once(n_pairs_per_sample, kind):
+    """None or >= n - 1 partners gives each pair i < j once, with its similarity."""
     Y = (np.random.default_rng(0).random((60, 5)) < 0.3).astype(int)
     Y[0] = 0  # a sample with no label: similarity 0 to everyone
     sup = check_supervision(Y, n_samples=60, kind=kind)
     i, j, s = sup.sample_pairs(n_pairs_per_sample, random_state=0)
-    assert len(i) == 60 * 59
+    assert len(i) == 60 * 59 // 2 and np.all(i < j)
     grid = np.full((60, 60), -1.0)
-    grid[i, j] = s
+    grid[i, j] = grid[j, i] = s
     expected = label_similarity(sp.csr_matrix(Y), sp.csr_matrix(Y), kind)
     off_diagonal = ~np.eye(60, dtype=bool)
     np.testing.assert_allclose(grid[off_diagonal], expected[off_diagonal])
+
+
+def test_given_pairs_beyond_the_budget_are_a_uniform_subset():
+    """Pair supervision keeps n * n_pairs_per_sample // 2 of the given pairs when more."""
+    rng = np.random.default_rng(0)
+    given = np.column_stack([rng.integers(0, 40, 600), rng.integers(0, 40, 600), rng.random(600)])
+    sup = check_supervision(pairs=given, n_samples=40)
+    i_all, j_all, s_all = sup.sample_pairs(None)
+    assert np.all(i_all < j_all) and len(i_all) > 100
+    i, j, s = sup.sample_pairs(5, random_state=0)
+    assert len(i) == 40 * 5 // 2
+    pairs = zip(i_all.tolist(), j_all.tolist(), strict=True)
+    lookup = dict(zip(pairs, s_all.tolist(), strict=True))
+    kept = zip(i.tolist(), j.tolist(), s.tolist(), strict=True)
+    assert all(lookup[(a, b)] == v for a, b, v in kept)
+    assert len(set(zip(i.tolist(), j.tolist(), strict=True))) == len(i)
+    i2, j2, _ = sup.sample_pairs(5, random_state=0)
+    np.testing.assert_array_equal(i, i2)
+    np.testing.assert_array_equal(j, j2)
+    # Fewer given pairs than the budget: all of them.
+    assert len(sup.sample_pairs(500, random_state=0)[0]) == len(i_all)
 
 
 @pytest.mark.parametrize("n_pairs_per_sample", [None, 3199, 10**6])
@@ -111,7 +129,7 @@ def test_all_pairs_take_about_the_memory_of_the_pairs_returned():
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert len(i) == 1500 * 1499
+    assert len(i) == 1500 * 1499 // 2
     assert peak < 2 * (i.nbytes + j.nbytes + s.nbytes)
 
 
@@ -126,7 +144,7 @@ def test_pair_supervision_block_marks_unknown_pairs():
     np.testing.assert_array_equal(known, expected_known)
     assert S[0, 1] == S[1, 0] == 1 and S[1, 2] == 0
     i, j, s = sup.sample_pairs()
-    assert len(i) == 6 and set(s) == {0.0, 1.0}
+    assert len(i) == 3 and np.all(i < j) and set(s) == {0.0, 1.0}
 
 
 def test_sparse_similarity_matrix_keeps_explicit_zeros():
