@@ -233,6 +233,13 @@ class SCHHasher(BaseHasher):
       but changes no distance).
     - Pairs. Pairs are unordered, each counted once; a pair given twice with
       different similarities gets their mean.
+    - Intermediate similarities. A block of t bits has affinities in steps of 2/t,
+      so a target between them is met only to that resolution: with 4-bit blocks a
+      pair of similarity 0.5 (target 0.2 at p=0.6) gets 0 or 0.5 in each block, and
+      as the weights rescale pairs but do not move targets, every block makes the
+      same choice. For graded (multi-label) similarity, longer blocks or
+      ``weighting="none"`` (one block, steps of 2/n_bits) follow the targets more
+      closely.
     - SVM settings. The paper only says "SVM with Gaussian kernel". ``C=3`` with
       ``gamma="scale"`` was chosen on validation mAP at 32 bits (database samples
       outside the training set against the rest of the database, never the queries;
@@ -339,6 +346,12 @@ class SCHHasher(BaseHasher):
             X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
             n = X.shape[0]
             rng = check_random_state(self.random_state)
+            if self.n_jobs == 0:
+                # Caught here, not by joblib after the codes are learned.
+                raise ValueError(
+                    "n_jobs=0 is not a number of jobs; use a positive integer, -1 for "
+                    "every processor, or None."
+                )
             if y is None and pairs is None:
                 raise ValueError(
                     "SCHHasher requires y to be passed, but the target y is None: pass "
@@ -374,7 +387,8 @@ class SCHHasher(BaseHasher):
         dissimilar = s == 0
         deviation[dissimilar] = np.maximum(0.0, affinity[dissimilar] + self.p)
         mean = deviation.mean()
-        return deviation / mean if mean > 0 else np.ones_like(deviation)
+        # Round-off deviations (every pair met) must not become weights.
+        return deviation / mean if mean > 1e-12 else np.ones_like(deviation)
 
     def _learn_codes(self, n, i, j, s, rng):
         """Training codes in {-1, 1}, block by block; returns them and the history."""

@@ -86,7 +86,7 @@ def check_labels(y, n_samples=None):
         if Y.nnz and not np.all(Y.data == 1):
             bad = Y.data[Y.data != 1][0]
             raise ValueError(
-                f"a 2-D y must be a 0/1 label indicator matrix; found the value {bad!r}."
+                f"a 2-D y must be a 0/1 label indicator matrix; found the value {float(bad)}."
             )
         classes = np.arange(Y.shape[1])
     if n_samples is not None and Y.shape[0] != n_samples:
@@ -164,7 +164,8 @@ def check_pairs(pairs, n_samples):
             raise ValueError("pairs contain NaN or infinity.")
         ij = arr[:, :2]
         if not np.all(ij == np.round(ij)):
-            raise ValueError("pair indices i and j must be integers.")
+            bad = float(ij[ij != np.round(ij)][0])
+            raise ValueError(f"pair indices i and j must be integers; got {bad}.")
         i, j, s = ij[:, 0].astype(np.int64), ij[:, 1].astype(np.int64), arr[:, 2]
     if len(s) == 0:
         raise ValueError("pairs is empty; at least one labelled pair is required.")

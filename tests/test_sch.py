@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.dummy import DummyClassifier
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import InvalidParameterError
@@ -276,6 +277,7 @@ def test_tiny_problems_use_the_dense_eigensolver():
         (dict(y=None, pairs=np.array([[0, 1, 1.5]])), r"\[0, 1\]"),
         (dict(y=None, pairs=np.array([[0, 1, 1.0], [1, 2, 1.0]])), "no dissimilar pair"),
         (dict(y=None, pairs=np.array([[0, 1, 0.0], [1, 2, 0.0]])), "no similar pair"),
+        (dict(y=None, pairs=np.array([[0, 1.5, 1.0], [0, 2, 0.0]])), "integers; got 1.5"),
     ],
 )
 def test_bad_input_is_a_clear_error_and_leaves_the_model_unchanged(fit_args, match):
@@ -292,6 +294,66 @@ def test_bad_input_is_a_clear_error_and_leaves_the_model_unchanged(fit_args, mat
     np.testing.assert_array_equal(model.codes_, before[0])
     np.testing.assert_array_equal(model.dual_coef_, before[1])
     assert model.history_ is before[2] and model.n_features_in_ == 3
+
+
+def test_zero_jobs_is_refused_before_any_work():
+    """n_jobs=0 fails at once with SCHHasher's own message, not joblib's after the codes."""
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="n_jobs=0 is not a number of jobs"):
+        SCHHasher(n_bits=4, n_jobs=0).fit(rng.normal(size=(30, 3)), np.arange(30) % 3)
+
+
+def test_boosting_weights_follow_the_deviation_from_the_target():
+    """Similar 1 - a, dissimilar hinge max(0, a + p), intermediate |a - t|; mean 1."""
+    model = SCHHasher(p=0.6)
+    s = np.array([1.0, 1.0, 0.0, 0.0, 0.0, 0.5])
+    target = 1.6 * s - 0.6
+    affinity = np.array([1.0, 0.5, -1.0, -0.6, 0.4, 0.0])
+    raw = np.array([0.0, 0.5, 0.0, 0.0, 1.0, 0.2])
+    w = model._pair_weights(affinity, s, target)
+    np.testing.assert_allclose(w, raw / raw.mean())
+    # Every pair met: all weights 1.
+    met = np.array([1.0, 1.0, -0.7, -0.6, -1.0, 0.2])
+    np.testing.assert_array_equal(model._pair_weights(met, s, target), 1.0)
+
+
+def test_intermediate_similarity_sets_an_intermediate_affinity(digits):
+    """Similarity 0.5 gets the target (1 + p) 0.5 - p = 0.2, between +1 and -p = -0.6.
+
+    Three groups of 15 samples: similar within a group, similarity 0.5 between groups
+    0 and 1, dissimilar to group 2. One block of 32 bits (affinities in steps of 1/16);
+    with 4-bit blocks each block can only reach 0 or 0.5 (see the Notes).
+    """
+    group = np.arange(45) // 15
+    i, j = np.triu_indices(45, 1)
+    gi, gj = group[i], group[j]
+    s = np.where(gi == gj, 1.0, np.where(np.maximum(gi, gj) == 1, 0.5, 0.0))
+    model = SCHHasher(n_bits=32, weighting="none", random_state=0)
+    B = model.fit(digits.X_db[:45], pairs=np.column_stack([i, j, s])).codes_.astype(float)
+    affinity = (B @ B.T / 32)[i, j]
+    assert affinity[s == 1].mean() > 0.95
+    assert abs(affinity[s == 0.5].mean() - 0.2) < 0.05
+    assert abs(affinity[s == 0].mean() + 0.6) < 0.05
+
+
+def test_sparse_pairs_matrix_is_the_same_supervision_as_rows(digits):
+    """pairs= as a sparse similarity matrix and as (i, j, s) rows give identical models."""
+    n = 120
+    y = digits.y_db[:n]
+    rng = np.random.default_rng(0)
+    key = np.unique(rng.integers(0, n, 1500) * n + rng.integers(0, n, 1500))
+    i, j = np.divmod(key, n)
+    i, j = i[i != j], j[i != j]
+    s = (y[i] == y[j]).astype(float)
+    rows = np.column_stack([i, j, s])
+    # Explicit zeros are the dissimilar pairs: store s + 1, then subtract.
+    matrix = sp.csr_matrix((s + 1.0, (i, j)), shape=(n, n))
+    matrix.data -= 1.0
+    params = dict(n_bits=8, n_pairs_per_sample=None, random_state=0)
+    a = SCHHasher(**params).fit(digits.X_db[:n], pairs=rows)
+    b = SCHHasher(**params).fit(digits.X_db[:n], pairs=matrix)
+    np.testing.assert_array_equal(a.codes_, b.codes_)
+    np.testing.assert_array_equal(a.transform(digits.X_query), b.transform(digits.X_query))
 
 
 def test_sampled_pairs_without_a_similar_pair_are_a_clear_error():
