@@ -38,8 +38,8 @@ are lower bounds.
 Measured
 --------
 
-2026-12-02, 2-core AMD EPYC (Zen 3: AVX2, no AVX-512), shared with another
-engineer's niced jobs (load averages printed). ``python benchmarks/bench_dask.py
+2026-12-02, 2-core AMD EPYC (Zen 3: AVX2, no AVX-512), shared with other
+low-priority jobs (load averages printed). ``python benchmarks/bench_dask.py
 --repeat 5`` (distributed's warnings about the 76 MiB graphs of the 10M-code fits
 left out)::
 

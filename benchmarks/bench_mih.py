@@ -31,7 +31,7 @@ Measured
 
 2026-12-02, 2-core AMD EPYC (Zen 3: AVX2, no AVX-512, so the exhaustive kernel's
 popcount is not one vector instruction; about 1e9 codes per second per core here),
-shared with another engineer's niced jobs (load averages printed), so single timings
+shared with other low-priority jobs (load averages printed), so single timings
 carry tens of percent of noise. Earlier runs on a Zen 4 with AVX-512 (about 3.5e9
 codes per second per core) gave 3.7x (1M) and 9.2x (10M) for clustered 64-bit k=10.
 ``python benchmarks/bench_mih.py --n-db 1000000 --bits 64 128 --k 1 10 100``::
