@@ -6,6 +6,7 @@ Run with skhash installed (``pip install -e .``) from the repository root::
     python benchmarks/bench_sch.py --quick        # digits only, one seed
     python benchmarks/bench_sch.py --select       # also the validation grid behind the defaults
     python benchmarks/bench_sch.py --sparse       # also the ablation with few pairs per sample
+    python benchmarks/bench_sch.py --only ablation --partners 100   # another density
 
 Protocol (the paper's, on skhash.datasets): digits with 20 queries per class, MNIST-5k
 with 100 queries per class, the rest is the database. SCH is trained on 1,000 database
@@ -17,127 +18,150 @@ so the load average is printed and ratios measured in the same run are given.
 
 Measured (2026-12-02), on a 2-core machine shared with other jobs (load averages
 printed; fit times are inflated by the load, mAP is not affected). ``python
-benchmarks/bench_sch.py --only ablation``::
+benchmarks/bench_sch.py --select --sparse`` (about 20 minutes), after the pair sampler
+changed to draw each pair once (each sample knows 500 others on average, not about
+750)::
 
     ## digits, 32 bits: mAP@all of 200 queries against 1597 database items; SCH trained on 1000
-        database samples x 500 pairs; seeds [0, 1, 2]; load average 2.61, 1.97
+        database samples x 500 pairs; seeds [0, 1, 2]; load average 1.63, 2.13
     | method                       | mAP mean | min-max      | per seed              | fit s | codes mAP | distinct codes |
     |------------------------------|----------|--------------|-----------------------|-------|-----------|----------------|
-    | SCH (defaults)               | 0.979    | 0.978-0.980  | 0.980 0.978 0.978     |  12.8 | 1.000     |             95 |
-    | SCH_uw (weighting='none')    | 0.979    | 0.975-0.983  | 0.979 0.983 0.975     |  36.8 | 1.000     |             29 |
-    | hard constraints (p=1)       | 0.983    | 0.981-0.984  | 0.983 0.984 0.981     |  12.7 | 1.000     |            106 |
-    | hard, unweighted             | 0.980    | 0.977-0.982  | 0.977 0.982 0.981     |  19.5 | 1.000     |             29 |
-    | unit weights, 4-bit blocks   | 0.653    | 0.586-0.697  | 0.697 0.676 0.586     |  17.4 | 0.626     |             13 |
+    | SCH (defaults)               | 0.976    | 0.976-0.977  | 0.977 0.976 0.976     |   7.3 | 1.000     |            149 |
+    | SCH_uw (weighting='none')    | 0.980    | 0.976-0.983  | 0.980 0.983 0.976     |  13.9 | 1.000     |             38 |
+    | hard constraints (p=1)       | 0.983    | 0.979-0.985  | 0.985 0.984 0.979     |   6.6 | 1.000     |            228 |
+    | hard, unweighted             | 0.980    | 0.976-0.983  | 0.980 0.983 0.976     |  13.8 | 1.000     |             59 |
+    | unit weights, 4-bit blocks   | 0.663    | 0.577-0.716  | 0.577 0.716 0.697     |   7.8 | 0.584     |             15 |
     | ITQ (whole database)         | 0.672    | 0.665-0.681  | 0.665 0.670 0.681     |     - |     -     |              - |
-    paper's ordering SCH >= SCH_uw >= hard on average: does not hold (SCH - SCH_uw = -0.000, SCH_uw
+    paper's ordering SCH >= SCH_uw >= hard on average: does not hold (SCH - SCH_uw = -0.004, SCH_uw
         - hard = -0.003)
 
     ## mnist5k, 32 bits: mAP@all of 1000 queries against 4000 database items; SCH trained on 1000
-        database samples x 500 pairs; seeds [0, 1, 2]; load average 3.22, 3.04
+        database samples x 500 pairs; seeds [0, 1, 2]; load average 4.54, 3.27
     | method                       | mAP mean | min-max      | per seed              | fit s | codes mAP | distinct codes |
     |------------------------------|----------|--------------|-----------------------|-------|-----------|----------------|
-    | SCH (defaults)               | 0.906    | 0.901-0.911  | 0.901 0.906 0.911     |  20.4 | 1.000     |            122 |
-    | SCH_uw (weighting='none')    | 0.909    | 0.907-0.912  | 0.907 0.908 0.912     |  32.8 | 1.000     |             33 |
-    | hard constraints (p=1)       | 0.909    | 0.907-0.910  | 0.907 0.908 0.910     |  17.3 | 1.000     |            108 |
-    | hard, unweighted             | 0.912    | 0.906-0.921  | 0.908 0.906 0.921     |  26.2 | 1.000     |             30 |
-    | unit weights, 4-bit blocks   | 0.518    | 0.476-0.551  | 0.476 0.551 0.528     |  18.0 | 0.557     |             12 |
+    | SCH (defaults)               | 0.907    | 0.901-0.911  | 0.911 0.901 0.909     |   9.3 | 1.000     |            213 |
+    | SCH_uw (weighting='none')    | 0.907    | 0.904-0.912  | 0.904 0.906 0.912     |  16.4 | 1.000     |             44 |
+    | hard constraints (p=1)       | 0.907    | 0.901-0.914  | 0.905 0.901 0.914     |  11.5 | 1.000     |            251 |
+    | hard, unweighted             | 0.911    | 0.907-0.916  | 0.910 0.907 0.916     |  13.6 | 1.000     |             76 |
+    | unit weights, 4-bit blocks   | 0.486    | 0.449-0.514  | 0.514 0.449 0.496     |  11.2 | 0.523     |             14 |
     | ITQ (whole database)         | 0.451    | 0.447-0.457  | 0.457 0.447 0.451     |     - |     -     |              - |
-    paper's ordering SCH >= SCH_uw >= hard on average: does not hold (SCH - SCH_uw = -0.003, SCH_uw
-        - hard = +0.000)
+    paper's ordering SCH >= SCH_uw >= hard on average: does not hold (SCH - SCH_uw = -0.001, SCH_uw
+        - hard = +0.001)
 
-``python benchmarks/bench_sch.py --only time``::
-
-    ## fit time, mnist5k: 1000 samples x 500 pairs, 32 bits (best of 2); load average 2.19, 3.61
+    ## fit time, mnist5k: 1000 samples x 500 pairs, 32 bits (best of 2); load average 4.47, 3.86
     | n_jobs | fit s | codes s | SVMs s |
     |--------|-------|---------|--------|
-    |      1 |  19.6 |    14.0 |    5.3 |
-    |      2 |  20.4 |    15.1 |    5.0 |
-    SVM step, 1 job / 2 jobs: 1.06x
-    encoding 4000 samples (1 BLAS thread): stacked kernel 0.35 s, 32 separate SVC.decision_function
-        40.48 s (115.3x); 997 distinct support vectors; max |difference| 6.2e-13
-
-``python benchmarks/bench_sch.py --only sparse`` (20 pairs per sample)::
-
-    ## digits, 32 bits: mAP@all of 200 queries against 1597 database items; SCH trained on 1000
-        database samples x 20 pairs; seeds [0, 1, 2]; load average 4.05, 3.42
-    | method                       | mAP mean | min-max      | per seed              | fit s | codes mAP | distinct codes |
-    |------------------------------|----------|--------------|-----------------------|-------|-----------|----------------|
-    | SCH (defaults)               | 0.971    | 0.968-0.973  | 0.968 0.972 0.973     |  11.6 | 0.810     |            997 |
-    | SCH_uw (weighting='none')    | 0.974    | 0.972-0.979  | 0.973 0.979 0.972     |  15.7 | 0.778     |           1000 |
-    | hard constraints (p=1)       | 0.916    | 0.904-0.925  | 0.920 0.904 0.925     |  10.1 | 0.305     |           1000 |
-    | hard, unweighted             | 0.939    | 0.938-0.941  | 0.938 0.938 0.941     |  15.2 | 0.376     |           1000 |
-    | unit weights, 4-bit blocks   | 0.561    | 0.538-0.580  | 0.564 0.538 0.580     |  12.4 | 0.302     |             16 |
-    | ITQ (whole database)         | 0.672    | 0.665-0.681  | 0.665 0.670 0.681     |     - |     -     |              - |
-    paper's ordering SCH >= SCH_uw >= hard on average: does not hold (SCH - SCH_uw = -0.003, SCH_uw
-        - hard = +0.058)
-
-    ## mnist5k, 32 bits: mAP@all of 1000 queries against 4000 database items; SCH trained on 1000
-        database samples x 20 pairs; seeds [0, 1, 2]; load average 3.85, 3.80
-    | method                       | mAP mean | min-max      | per seed              | fit s | codes mAP | distinct codes |
-    |------------------------------|----------|--------------|-----------------------|-------|-----------|----------------|
-    | SCH (defaults)               | 0.844    | 0.841-0.849  | 0.842 0.849 0.841     |  19.0 | 0.812     |            996 |
-    | SCH_uw (weighting='none')    | 0.833    | 0.829-0.835  | 0.835 0.834 0.829     |  19.6 | 0.781     |           1000 |
-    | hard constraints (p=1)       | 0.591    | 0.572-0.605  | 0.572 0.597 0.605     |  15.0 | 0.321     |           1000 |
-    | hard, unweighted             | 0.663    | 0.658-0.672  | 0.658 0.660 0.672     |  20.0 | 0.387     |           1000 |
-    | unit weights, 4-bit blocks   | 0.432    | 0.396-0.454  | 0.454 0.396 0.446     |  18.8 | 0.365     |             16 |
-    | ITQ (whole database)         | 0.451    | 0.447-0.457  | 0.457 0.447 0.451     |     - |     -     |              - |
-    paper's ordering SCH >= SCH_uw >= hard on average: holds (SCH - SCH_uw = +0.011, SCH_uw - hard =
-        +0.241)
-
-``python benchmarks/bench_sch.py --only select``::
+    |      1 |  13.1 |     8.3 |    4.6 |
+    |      2 |  14.6 |    10.6 |    3.8 |
+    SVM step, 1 job / 2 jobs: 1.21x
+    encoding 4000 samples (1 BLAS thread): stacked kernel 0.31 s, 32 separate SVC.decision_function
+        40.95 s (130.5x); 1000 distinct support vectors; max |difference| 6.1e-13
 
     ## selection, digits, 32 bits: 500 database samples outside the training set as validation
-        queries against the other 1097; load average 4.63, 4.86
+        queries against the other 1097; load average 4.47, 4.19
     validation mAP, SVM grid on the default codes (gamma as a multiple of 'scale'):
     | C    | 0.5 x scale | 1 x scale | 2 x scale | 4 x scale |
     |------|-------------|-----------|-----------|-----------|
-    | 1.0  | 0.967     | 0.985     | 0.994     | 0.994     |
-    | 3.0  | 0.985     | 0.994     | 0.996     | 0.997     |
-    | 10.0 | 0.995     | 0.995     | 0.997     | 0.995     |
-    | 30.0 | 0.995     | 0.997     | 0.996     | 0.995     |
+    | 1.0  | 0.973     | 0.986     | 0.995     | 0.996     |
+    | 3.0  | 0.987     | 0.996     | 0.997     | 0.995     |
+    | 10.0 | 0.995     | 0.997     | 0.995     | 0.995     |
+    | 30.0 | 0.995     | 0.993     | 0.994     | 0.995     |
     validation mAP against C, gamma='scale', with 20 and 500 partners per sample:
     | partners | C=1   | C=3   | C=10  | C=30  |
     |----------|-------|-------|-------|-------|
-    |       20 | 0.978 | 0.990 | 0.974 | 0.879 |
-    |      500 | 0.985 | 0.994 | 0.995 | 0.997 |
+    |       20 | 0.857 | 0.805 | 0.564 | 0.345 |
+    |      500 | 0.986 | 0.996 | 0.997 | 0.993 |
     passes per block (max_sweeps), defaults otherwise:
     | max_sweeps | validation mAP | training-code loss | fit s |
     |------------|----------------|--------------------|-------|
-    |          1 | 0.993          | 0.2974             |   5.9 |
-    |          3 | 0.994          | 0.2529             |  15.6 |
-    |         10 | 0.994          | 0.2496             |  16.7 |
+    |          1 | 0.994          | 0.2691             |   2.5 |
+    |          3 | 0.998          | 0.2510             |   5.7 |
+    |         10 | 0.996          | 0.2501             |   9.0 |
 
     ## selection, mnist5k, 32 bits: 500 database samples outside the training set as validation
-        queries against the other 3500; load average 3.91, 4.54
+        queries against the other 3500; load average 4.38, 4.21
     validation mAP, SVM grid on the default codes (gamma as a multiple of 'scale'):
     | C    | 0.5 x scale | 1 x scale | 2 x scale | 4 x scale |
     |------|-------------|-----------|-----------|-----------|
-    | 1.0  | 0.852     | 0.899     | 0.910     | 0.894     |
-    | 3.0  | 0.890     | 0.911     | 0.917     | 0.899     |
-    | 10.0 | 0.897     | 0.910     | 0.918     | 0.899     |
-    | 30.0 | 0.897     | 0.912     | 0.918     | 0.899     |
+    | 1.0  | 0.851     | 0.898     | 0.918     | 0.906     |
+    | 3.0  | 0.895     | 0.918     | 0.923     | 0.909     |
+    | 10.0 | 0.906     | 0.915     | 0.920     | 0.909     |
+    | 30.0 | 0.897     | 0.912     | 0.920     | 0.909     |
     validation mAP against C, gamma='scale', with 20 and 500 partners per sample:
     | partners | C=1   | C=3   | C=10  | C=30  |
     |----------|-------|-------|-------|-------|
-    |       20 | 0.867 | 0.855 | 0.774 | 0.749 |
-    |      500 | 0.899 | 0.911 | 0.910 | 0.912 |
+    |       20 | 0.670 | 0.487 | 0.303 | 0.262 |
+    |      500 | 0.898 | 0.918 | 0.915 | 0.912 |
     passes per block (max_sweeps), defaults otherwise:
     | max_sweeps | validation mAP | training-code loss | fit s |
     |------------|----------------|--------------------|-------|
-    |          1 | 0.914          | 0.2724             |   9.2 |
-    |          3 | 0.913          | 0.2552             |  19.0 |
-    |         10 | 0.911          | 0.2573             |  20.4 |
+    |          1 | 0.909          | 0.2835             |   5.4 |
+    |          3 | 0.915          | 0.2444             |   8.2 |
+    |         10 | 0.918          | 0.2451             |  11.0 |
 
-Against the targets: MNIST-5k mAP@all >= 0.90 at 32 bits with the defaults holds (0.906,
-seeds 0.901-0.911); SCH is far above ITQ (0.906 against 0.451, 0.979 against 0.672); the
-fit takes 20 s in this run (10.6 s in a run earlier the same day, at load 4.7): under 30 s.
-The paper's ordering SCH >= SCH_uw >= hard holds with 20 pairs per sample on MNIST-5k,
-and on the training codes themselves (``codes mAP``) on both data sets with 20 pairs
-(0.81 >= 0.78 >= 0.31-0.32); it does not hold on the queries with 500 pairs, where every
-variant's training codes are already perfect (codes mAP 1.000) and the four variants'
-query mAP, set by the SVMs' generalisation, differ by less than 0.01 (on digits hard
-constraints are ahead with every seed). ``--select`` (run after the pair sampler change,
-commit 37f9ffc) keeps C=3, gamma="scale": within 0.012 of the best C of every row.
+    ## digits, 32 bits: mAP@all of 200 queries against 1597 database items; SCH trained on 1000
+        database samples x 20 pairs; seeds [0, 1, 2]; load average 5.90, 4.95
+    | method                       | mAP mean | min-max      | per seed              | fit s | codes mAP | distinct codes |
+    |------------------------------|----------|--------------|-----------------------|-------|-----------|----------------|
+    | SCH (defaults)               | 0.835    | 0.822-0.849  | 0.822 0.849 0.833     |   2.2 | 0.239     |           1000 |
+    | SCH_uw (weighting='none')    | 0.857    | 0.842-0.880  | 0.842 0.880 0.848     |   3.4 | 0.241     |           1000 |
+    | hard constraints (p=1)       | 0.640    | 0.620-0.663  | 0.620 0.663 0.639     |   2.5 | 0.141     |           1000 |
+    | hard, unweighted             | 0.717    | 0.697-0.749  | 0.697 0.749 0.706     |   4.0 | 0.151     |           1000 |
+    | unit weights, 4-bit blocks   | 0.367    | 0.321-0.420  | 0.420 0.358 0.321     |   2.5 | 0.149     |             16 |
+    | ITQ (whole database)         | 0.672    | 0.665-0.681  | 0.665 0.670 0.681     |     - |     -     |              - |
+    paper's ordering SCH >= SCH_uw >= hard on average: does not hold (SCH - SCH_uw = -0.022, SCH_uw
+        - hard = +0.217)
+
+    ## mnist5k, 32 bits: mAP@all of 1000 queries against 4000 database items; SCH trained on 1000
+        database samples x 20 pairs; seeds [0, 1, 2]; load average 5.43, 4.99
+    | method                       | mAP mean | min-max      | per seed              | fit s | codes mAP | distinct codes |
+    |------------------------------|----------|--------------|-----------------------|-------|-----------|----------------|
+    | SCH (defaults)               | 0.486    | 0.469-0.510  | 0.477 0.469 0.510     |   5.9 | 0.234     |           1000 |
+    | SCH_uw (weighting='none')    | 0.519    | 0.511-0.531  | 0.511 0.517 0.531     |   6.8 | 0.240     |           1000 |
+    | hard constraints (p=1)       | 0.303    | 0.292-0.314  | 0.292 0.302 0.314     |   5.5 | 0.144     |           1000 |
+    | hard, unweighted             | 0.342    | 0.334-0.354  | 0.334 0.338 0.354     |   7.0 | 0.155     |           1000 |
+    | unit weights, 4-bit blocks   | 0.238    | 0.206-0.266  | 0.206 0.243 0.266     |   5.9 | 0.162     |             16 |
+    | ITQ (whole database)         | 0.451    | 0.447-0.457  | 0.457 0.447 0.451     |     - |     -     |              - |
+    paper's ordering SCH >= SCH_uw >= hard on average: does not hold (SCH - SCH_uw = -0.034, SCH_uw
+        - hard = +0.217)
+
+``python benchmarks/bench_sch.py --only ablation --partners 100``::
+
+    ## digits, 32 bits: mAP@all of 200 queries against 1597 database items; SCH trained on 1000
+        database samples x 100 pairs; seeds [0, 1, 2]; load average 1.98, 3.91
+    | method                       | mAP mean | min-max      | per seed              | fit s | codes mAP | distinct codes |
+    |------------------------------|----------|--------------|-----------------------|-------|-----------|----------------|
+    | SCH (defaults)               | 0.978    | 0.977-0.980  | 0.977 0.980 0.978     |   3.9 | 0.999     |            756 |
+    | SCH_uw (weighting='none')    | 0.980    | 0.979-0.980  | 0.980 0.980 0.979     |   7.1 | 1.000     |            564 |
+    | hard constraints (p=1)       | 0.976    | 0.974-0.978  | 0.975 0.978 0.974     |   4.4 | 0.984     |            934 |
+    | hard, unweighted             | 0.976    | 0.972-0.978  | 0.978 0.972 0.978     |   6.3 | 0.998     |            893 |
+    | unit weights, 4-bit blocks   | 0.722    | 0.606-0.786  | 0.775 0.606 0.786     |   4.9 | 0.552     |             16 |
+    | ITQ (whole database)         | 0.672    | 0.665-0.681  | 0.665 0.670 0.681     |     - |     -     |              - |
+    paper's ordering SCH >= SCH_uw >= hard on average: does not hold (SCH - SCH_uw = -0.001, SCH_uw
+        - hard = +0.004)
+
+    ## mnist5k, 32 bits: mAP@all of 1000 queries against 4000 database items; SCH trained on 1000
+        database samples x 100 pairs; seeds [0, 1, 2]; load average 3.23, 3.85
+    | method                       | mAP mean | min-max      | per seed              | fit s | codes mAP | distinct codes |
+    |------------------------------|----------|--------------|-----------------------|-------|-----------|----------------|
+    | SCH (defaults)               | 0.900    | 0.896-0.906  | 0.896 0.898 0.906     |   6.2 | 0.998     |            687 |
+    | SCH_uw (weighting='none')    | 0.906    | 0.903-0.912  | 0.904 0.903 0.912     |   7.7 | 1.000     |            567 |
+    | hard constraints (p=1)       | 0.882    | 0.873-0.889  | 0.873 0.884 0.889     |   6.3 | 0.972     |            947 |
+    | hard, unweighted             | 0.898    | 0.895-0.902  | 0.896 0.895 0.902     |   8.9 | 0.995     |            877 |
+    | unit weights, 4-bit blocks   | 0.522    | 0.453-0.591  | 0.453 0.521 0.591     |   8.0 | 0.550     |             15 |
+    | ITQ (whole database)         | 0.451    | 0.447-0.457  | 0.457 0.447 0.451     |     - |     -     |              - |
+    paper's ordering SCH >= SCH_uw >= hard on average: does not hold (SCH - SCH_uw = -0.007, SCH_uw
+        - hard = +0.025)
+
+Against the targets: MNIST-5k mAP@all >= 0.90 at 32 bits with the defaults holds (0.907,
+seeds 0.901-0.911); SCH is far above ITQ (0.907 against 0.451, 0.976 against 0.672); the
+fit takes 13-15 s here, under 30 s. The paper's ordering SCH >= SCH_uw >= hard does not
+hold at any density measured. With 500 partners every variant's training codes are
+perfect (codes mAP 1.000) and the query mAP, set by the SVMs' generalisation, ties
+within 0.01 (on digits hard constraints are ahead). With 100 and 20 partners the soft
+constraint beats the hard one (MNIST-5k +0.018 and +0.18), but SCH_uw is level with SCH
+or ahead of it everywhere: boosting's gain is not reproduced. ``--select`` keeps C=3,
+gamma="scale" for the paper's density; with 20 partners C=1 is far better.
 """  # noqa: E501
 
 import argparse
@@ -400,12 +424,15 @@ def main():
     parser.add_argument("--select", action="store_true", help="validation grid")
     parser.add_argument("--sparse", action="store_true", help="ablation with 20 pairs/sample")
     parser.add_argument("--bits", type=int, default=32)
+    parser.add_argument(
+        "--partners", type=int, default=500, help="partners per sample of the main ablation"
+    )
     parser.add_argument("--only", choices=["ablation", "time", "select", "sparse"])
     args = parser.parse_args()
     names = ["digits"] if args.quick else ["digits", "mnist5k"]
     seeds = [0] if args.quick else [0, 1, 2]
     if args.only in (None, "ablation"):
-        ablation(names, args.bits, seeds)
+        ablation(names, args.bits, seeds, n_pairs=args.partners)
     if args.only in (None, "time") and not args.quick:
         fit_time(bits=args.bits)
     if args.select or args.only == "select":
