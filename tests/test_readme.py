@@ -44,7 +44,10 @@ def test_readme_compare_table_matches_the_command():
 
     The baselines and WSL are recomputed: they are fast, and their codes do not depend on
     the machine's thread settings (WSL fits on one thread). The supervised and deep rows
-    are not: their fits take seconds each.
+    are not: their fits take seconds each. WSL's per-bit MMA runs amplify round-off, so
+    its codes move with the CPU's floating-point kernels (AVX-512 or AVX2 BLAS): 0.009
+    mAP and 0.024 P@H<=2 at 16 bits between the two machines the table was measured on;
+    its rows are compared to within 0.03 and 0.05, the others exactly.
     """
     from skhash import _cli
 
@@ -55,4 +58,8 @@ def test_readme_compare_table_matches_the_command():
     rows, _ = _cli.run_compare("digits", (16, 32), methods, quiet=True)
     for row in rows:
         key = (row["method"], row["bits"])
-        assert readme[key] == (f"{row['map']:.4f}", f"{row['p_h2']:.4f}"), key
+        if row["method"] == "wsl":
+            mAP, p_h2 = (float(v) for v in readme[key])
+            assert abs(mAP - row["map"]) < 0.03 and abs(p_h2 - row["p_h2"]) < 0.05, key
+        else:
+            assert readme[key] == (f"{row['map']:.4f}", f"{row['p_h2']:.4f}"), key
