@@ -60,23 +60,31 @@ codes per second per core) gave 3.7x (1M) and 9.2x (10M) for clustered 64-bit k=
 
     load average 2.01 (1 min)
 
-``python benchmarks/bench_mih.py --n-db 10000000 --bits 64 128 --k 10``::
+``python benchmarks/bench_mih.py --n-db 10000000 --bits 64 128 --k 1 10 100``::
 
-    load average 1.93 (1 min), 2 CPUs
+    load average 1.38 (1 min), 2 CPUs
 
-    uniform, 64 bits, 10,000,000 codes, 1000 queries, 2 threads: m=4 substrings of [16, 16, 16, 16] bits, build 3.7 s, memory per code 8 B codes + 48.1 B tables
-      k=10   brute   4771.2 ms/1000q   mih    921.7 ms/1000q   speed-up   5.18x   auto call 1   6366.1, call 4   1340.5 ms/1000q (est. 0.25 of a scan, tables at call 1)   median k-th distance  14   identical: True
+    uniform, 64 bits, 10,000,000 codes, 1000 queries, 2 threads: m=4 substrings of [16, 16, 16, 16] bits, build 5.1 s, memory per code 8 B codes + 48.1 B tables
+      k=1    brute   4984.1 ms/1000q   mih    535.4 ms/1000q   speed-up   9.31x   auto call 1   5400.6, call 4    518.2 ms/1000q (est. 0.11 of a scan, tables at call 1)   median k-th distance  12   identical: True
+      k=10   brute   5712.3 ms/1000q   mih   1158.6 ms/1000q   speed-up   4.93x   auto call 1   4923.0, call 4   1085.9 ms/1000q (est. 0.25 of a scan, tables at call 1)   median k-th distance  14   identical: True
+      k=100  brute   5778.0 ms/1000q   mih   1822.5 ms/1000q   speed-up   3.17x   auto call 1   5336.7, call 4   2038.1 ms/1000q (est. 0.34 of a scan, tables at call 1)   median k-th distance  15   identical: True
 
-    uniform, 128 bits, 10,000,000 codes, 1000 queries, 2 threads: m=8 substrings of [16, 16, 16, 16, 16, 16, 16, 16] bits, build 11.4 s, memory per code 16 B codes + 160.2 B tables
-      k=10   brute   6678.0 ms/1000q   mih  21940.4 ms/1000q   speed-up   0.30x   auto call 1   7764.1, call 4   7337.7 ms/1000q (est. 2.13 of a scan, no tables)   median k-th distance  37   identical: True
+    uniform, 128 bits, 10,000,000 codes, 1000 queries, 2 threads: m=8 substrings of [16, 16, 16, 16, 16, 16, 16, 16] bits, build 11.8 s, memory per code 16 B codes + 160.2 B tables
+      k=1    brute   7352.7 ms/1000q   mih   9369.3 ms/1000q   speed-up   0.78x   auto call 1   7952.3, call 4   9205.6 ms/1000q (est. 1.48 of a scan, no tables)   median k-th distance  35   identical: True
+      k=10   brute   8762.8 ms/1000q   mih  24031.1 ms/1000q   speed-up   0.36x   auto call 1   9135.6, call 4   8671.8 ms/1000q (est. 2.13 of a scan, no tables)   median k-th distance  37   identical: True
+      k=100  brute   8112.6 ms/1000q   mih  32225.7 ms/1000q   speed-up   0.25x   auto call 1  11832.9, call 4  10918.5 ms/1000q (est. 2.97 of a scan, no tables)   median k-th distance  40   identical: True
 
-    clustered, 64 bits, 10,000,000 codes, 1000 queries, 2 threads: m=4 substrings of [16, 16, 16, 16] bits, build 3.4 s, memory per code 8 B codes + 48.1 B tables
-      k=10   brute   5041.1 ms/1000q   mih    187.9 ms/1000q   speed-up  26.83x   auto call 1   4248.3, call 4    169.8 ms/1000q (est. 0.05 of a scan, tables at call 1)   median k-th distance   8   identical: True
+    clustered, 64 bits, 10,000,000 codes, 1000 queries, 2 threads: m=4 substrings of [16, 16, 16, 16] bits, build 3.6 s, memory per code 8 B codes + 48.1 B tables
+      k=1    brute   5526.9 ms/1000q   mih    150.9 ms/1000q   speed-up  36.63x   auto call 1   4709.3, call 4    170.3 ms/1000q (est. 0.04 of a scan, tables at call 1)   median k-th distance   7   identical: True
+      k=10   brute   5568.9 ms/1000q   mih    188.4 ms/1000q   speed-up  29.57x   auto call 1   3619.8, call 4    209.1 ms/1000q (est. 0.05 of a scan, tables at call 1)   median k-th distance   8   identical: True
+      k=100  brute   5874.1 ms/1000q   mih    420.3 ms/1000q   speed-up  13.98x   auto call 1   3818.0, call 4    415.8 ms/1000q (est. 0.08 of a scan, tables at call 1)   median k-th distance   9   identical: True
 
-    clustered, 128 bits, 10,000,000 codes, 1000 queries, 2 threads: m=8 substrings of [16, 16, 16, 16, 16, 16, 16, 16] bits, build 10.5 s, memory per code 16 B codes + 160.2 B tables
-      k=10   brute   7036.9 ms/1000q   mih    973.2 ms/1000q   speed-up   7.23x   auto call 1   7767.6, call 4   1143.1 ms/1000q (est. 0.21 of a scan, tables at call 2)   median k-th distance  19   identical: True
+    clustered, 128 bits, 10,000,000 codes, 1000 queries, 2 threads: m=8 substrings of [16, 16, 16, 16, 16, 16, 16, 16] bits, build 12.1 s, memory per code 16 B codes + 160.2 B tables
+      k=1    brute   7884.3 ms/1000q   mih    941.3 ms/1000q   speed-up   8.38x   auto call 1  13310.4, call 4   1071.3 ms/1000q (est. 0.18 of a scan, tables at call 1)   median k-th distance  18   identical: True
+      k=10   brute   7590.9 ms/1000q   mih    994.3 ms/1000q   speed-up   7.63x   auto call 1   8652.3, call 4   1072.6 ms/1000q (est. 0.21 of a scan, tables at call 2)   median k-th distance  19   identical: True
+      k=100  brute   7044.5 ms/1000q   mih   1383.0 ms/1000q   speed-up   5.09x   auto call 1   8719.8, call 4   1535.8 ms/1000q (est. 0.26 of a scan, tables at call 2)   median k-th distance  20   identical: True
 
-    load average 1.99 (1 min)
+    load average 2.82 (1 min)
 """  # noqa: E501
 
 import argparse
