@@ -29,17 +29,6 @@ _DENSE_EIGEN_MAX = 64
 _KERNEL_ROWS = 2048
 
 
-def _unordered_pairs(i, j, s, n_samples):
-    """Unique unordered pairs ``i < j`` with their mean similarity."""
-    lo, hi = np.minimum(i, j), np.maximum(i, j)
-    keep = lo != hi
-    key = lo[keep] * n_samples + hi[keep]
-    uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    s = np.bincount(inverse, weights=s[keep]) / counts
-    lo, hi = np.divmod(uniq, n_samples)
-    return lo, hi, s
-
-
 class _PairMatrix:
     """The symmetric sparse matrix A of one bit's problem, on a fixed set of pairs.
 
@@ -360,7 +349,6 @@ class SCHHasher(BaseHasher):
                 )
             supervision = check_supervision(y, pairs, n, kind=self.similarity)
             i, j, s = supervision.sample_pairs(self.n_pairs_per_sample, rng)
-            i, j, s = _unordered_pairs(i, j, s, n)
             if not (s > 0).any() or not (s < 1).any():
                 missing = "similar" if not (s > 0).any() else "dissimilar"
                 more = "samples per class" if missing == "similar" else "classes"
