@@ -354,7 +354,7 @@ class DaskHammingNeighbors(BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "radius": [Interval(Real, 0, None, closed="left")],
+        "radius": [Interval(Real, 0, None, closed="both")],
         "packed": ["boolean"],
         "n_bits": [Interval(Integral, 1, None, closed="left"), None],
         "normalize": ["boolean"],
@@ -409,6 +409,11 @@ class DaskHammingNeighbors(BaseEstimator):
             The fitted index.
         """
         with rollback_on_error(self):
+            if self.n_jobs == 0:
+                raise ValueError(
+                    "n_jobs=0 is not a number of jobs; use a positive integer, -1 for "
+                    "every processor, or None."
+                )
             X = _as_dask_rows(X)
             if self.packed and X.dtype != np.uint8:
                 raise ValueError(
@@ -451,6 +456,8 @@ class DaskHammingNeighbors(BaseEstimator):
             self.shard_offsets_ = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
             self.shards_ = tuple(None if n == 0 else s for s, n in zip(shards, sizes, strict=True))
             self._fit_codes = X
+            # Queries follow the layout fixed here, whatever set_params changes later.
+            self._packed = bool(self.packed)
         return self
 
     # --- queries ----------------------------------------------------------------------
@@ -472,13 +479,13 @@ class DaskHammingNeighbors(BaseEstimator):
             raise ValueError(
                 _query_width_message(
                     X.shape[1],
-                    packed=self.packed,
+                    packed=self._packed,
                     n_bits=self.n_bits_,
                     n_features_in=self.n_features_in_,
                     estimator="DaskHammingNeighbors",
                 )
             )
-        if self.packed and X.dtype != np.uint8:
+        if self._packed and X.dtype != np.uint8:
             raise ValueError(
                 f"With packed=True the query codes must be uint8 bytes; got dtype {X.dtype}."
             )
@@ -486,6 +493,15 @@ class DaskHammingNeighbors(BaseEstimator):
             blocks = X.to_delayed()[:, 0]
             return True, [(b, None, n) for b, n in zip(blocks, X.chunks[0], strict=True)]
         return False, [(delayed(X), None, X.shape[0])]
+
+    def _split_every(self):
+        """``split_every``, checked at query time (it may have been set after fit)."""
+        if not isinstance(self.split_every, Integral) or self.split_every < 2:
+            raise ValueError(
+                f"split_every must be an integer >= 2 (the fan-in of the merge), got "
+                f"split_every={self.split_every!r}."
+            )
+        return int(self.split_every)
 
     def _shards_for(self, own):
         """(shard, n_codes, offset, is the query block itself) for every non-empty shard."""
@@ -547,6 +563,7 @@ class DaskHammingNeighbors(BaseEstimator):
                 f"Expected n_neighbors {inequality} n_samples_fit, but "
                 f"n_neighbors = {k}, n_samples_fit = {self.n_samples_fit_}."
             )
+        split_every = self._split_every()
         lazy, qblocks = self._query_blocks(X)
         n_total = self.n_samples_fit_
         token = uuid.uuid4().hex
@@ -567,7 +584,7 @@ class DaskHammingNeighbors(BaseEstimator):
                         dask_key_name=(f"skhash-knn-shard-{token}", b, offset),
                     )
                 )
-            keys = _tree(parts, _merge_keys, self.split_every, f"skhash-knn-merge-{token}-{b}", k=k)
+            keys = _tree(parts, _merge_keys, split_every, f"skhash-knn-merge-{token}-{b}", k=k)
             out = delayed(_decode_keys, nout=2)(
                 keys,
                 n_total,
@@ -621,6 +638,7 @@ class DaskHammingNeighbors(BaseEstimator):
                 f"radius must be a non-negative number (a bit count, or a fraction when "
                 f"normalize=True); got radius={radius!r}."
             )
+        split_every = self._split_every()
         lazy, qblocks = self._query_blocks(X)
         dist_dtype = np.float64 if self.normalize else np.int32
         token = uuid.uuid4().hex
@@ -639,7 +657,7 @@ class DaskHammingNeighbors(BaseEstimator):
                 for shard, _, offset, is_own in self._shards_for(own)
             ]
             merged = _tree(
-                parts, _concat_radius, self.split_every, f"skhash-radius-merge-{token}-{b}"
+                parts, _concat_radius, split_every, f"skhash-radius-merge-{token}-{b}"
             )
             out = delayed(_split_radius, nout=2)(
                 merged, sort_results, dask_key_name=(f"skhash-radius-{token}", b)

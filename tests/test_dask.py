@@ -447,3 +447,34 @@ def test_fitted_torch_models_move_between_processes(client, digits):
     held = {key for keys in client.has_what().values() for key in keys}
     assert {block.key for block in packed.to_delayed().ravel()} <= held
     np.testing.assert_array_equal(packed.compute(), hasher.encode(digits.X_db))
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_queries_follow_the_fitted_layout_after_set_params(tied_codes, packed):
+    """packed and the shards' parameters changed after fit do not change what a query
+    reads: results stay those of the fitted index."""
+    D, Q = tied_codes
+    D, Q = _as_input(D, packed), _as_input(Q, packed)
+    index = DaskHammingNeighbors(n_neighbors=3, packed=packed).fit(
+        da.from_array(D, chunks=(500, D.shape[1]))
+    )
+    expected = index.kneighbors(Q[:20])
+    index.set_params(packed=not packed, n_bits=3, algorithm="mih", n_substrings=7)
+    dist, ind = index.kneighbors(Q[:20])
+    np.testing.assert_array_equal(dist, expected[0])
+    np.testing.assert_array_equal(ind, expected[1])
+
+
+def test_bad_query_time_parameters_set_after_fit_are_refused(tied_codes):
+    """split_every < 2 or n_jobs=0 set after fit get a clear error, not a hang or
+    joblib's message; n_jobs=0 is refused by fit itself."""
+    D, Q = tied_codes
+    db = da.from_array(D, chunks=(200, 16))
+    with pytest.raises(ValueError, match="n_jobs=0"):
+        DaskHammingNeighbors(n_jobs=0).fit(db)
+    index = DaskHammingNeighbors(n_neighbors=3).fit(db)
+    index.set_params(split_every=1)
+    with pytest.raises(ValueError, match="split_every=1"):
+        index.kneighbors(Q[:5])
+    with pytest.raises(ValueError, match="split_every=1"):
+        index.radius_neighbors(Q[:5])

@@ -678,3 +678,62 @@ def test_mih_table_memory_is_the_documented_formula(n_bits, n_substrings, code_b
     expected = n_substrings * (code_bytes + 4) * n + 4 * int(((1 << tables.sub_bits) + 1).sum())
     masks = n_substrings * code_bytes
     assert tables.nbytes == expected + masks
+
+
+@pytest.mark.parametrize(
+    "fitted, changed",
+    [
+        ({"packed": True}, {"packed": False}),
+        ({"packed": False}, {"packed": True}),
+        ({"packed": True, "n_bits": 12}, {"n_bits": None}),
+        ({"algorithm": "mih", "n_substrings": 2}, {"algorithm": "brute", "n_substrings": 5}),
+        ({"algorithm": "brute"}, {"algorithm": "mih"}),
+    ],
+    ids=["packed-to-unpacked", "unpacked-to-packed", "n_bits", "mih-to-brute", "brute-to-mih"],
+)
+def test_queries_follow_the_fitted_layout_after_set_params(fitted, changed):
+    """A layout parameter changed after fit (set_params) does not change what a query
+    reads: results stay those of the fitted index, the same on every call."""
+    rng = np.random.default_rng(21)
+    n_bits = fitted.get("n_bits", 16)
+    D = rng.random((60, n_bits)) < 0.5
+    X = pack_codes(D) if fitted.get("packed") else D
+    index = HammingNeighbors(n_neighbors=4, **fitted).fit(X)
+    expected = index.kneighbors(X[:5])
+    expected_radius = index.radius_neighbors(X[:5], radius=5, sort_results=True)
+    index.set_params(**changed)
+    for _ in range(3):
+        dist, ind = index.kneighbors(X[:5])
+        np.testing.assert_array_equal(dist, expected[0])
+        np.testing.assert_array_equal(ind, expected[1])
+    dist, ind = index.radius_neighbors(X[:5], radius=5, sort_results=True)
+    for a, b in zip(ind, expected_radius[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(_brute(D[:5], D)[0, ind[0]], dist[0])
+
+
+@pytest.mark.parametrize("radius", [np.inf, 1e308, 1.0])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_infinite_radius_returns_every_point_as_sklearn(radius, normalize):
+    """radius=inf (or 1e308) returns every fitted code, as NearestNeighbors does."""
+    D = np.random.default_rng(22).random((30, 16)) < 0.5
+    if not normalize and radius == 1.0:
+        radius = 16.0
+    ours = HammingNeighbors(normalize=normalize).fit(D).radius_neighbors(D[:3], radius=radius)
+    theirs = NearestNeighbors(metric="hamming").fit(D).radius_neighbors(D[:3], radius=radius)
+    for a, b in zip(ours[1], theirs[1], strict=True):
+        np.testing.assert_array_equal(np.sort(a), np.arange(30))
+        np.testing.assert_array_equal(np.sort(a), np.sort(b))
+    graph = HammingNeighbors(normalize=normalize, radius=radius).fit(D).radius_neighbors_graph()
+    assert graph.nnz == 30 * 29
+
+
+def test_n_jobs_zero_is_refused_in_fit():
+    """n_jobs=0 is refused by fit with a message naming it (not joblib's, at query time),
+    and a query after set_params(n_jobs=0) names it too."""
+    D = np.random.default_rng(23).random((20, 16)) < 0.5
+    with pytest.raises(ValueError, match="n_jobs=0"):
+        HammingNeighbors(n_jobs=0).fit(D)
+    index = HammingNeighbors().fit(D).set_params(n_jobs=0)
+    with pytest.raises(ValueError, match="n_jobs=0"):
+        index.kneighbors(D[:2])

@@ -227,7 +227,7 @@ class HammingNeighbors(BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "radius": [Interval(Real, 0, None, closed="left")],
+        "radius": [Interval(Real, 0, None, closed="both")],
         "packed": ["boolean"],
         "n_bits": [Interval(Integral, 1, None, closed="left"), None],
         "normalize": ["boolean"],
@@ -264,6 +264,15 @@ class HammingNeighbors(BaseEstimator):
 
     # --- input ------------------------------------------------------------------------
 
+    def _check_n_jobs(self):
+        """Refuse ``n_jobs=0`` (in fit, and at query time after ``set_params``)."""
+        if self.n_jobs == 0:
+            raise ValueError(
+                "n_jobs=0 is not a number of jobs; use a positive integer, -1 for every "
+                "processor, or None."
+            )
+        return self.n_jobs
+
     def _check_query_width(self, X):
         """Refuse queries of the wrong width with a message in bits and bytes."""
         try:
@@ -275,7 +284,7 @@ class HammingNeighbors(BaseEstimator):
         raise ValueError(
             _query_width_message(
                 shape[1],
-                packed=self.packed,
+                packed=self._packed,
                 n_bits=self.n_bits_,
                 n_features_in=self.n_features_in_,
                 estimator="HammingNeighbors",
@@ -286,7 +295,7 @@ class HammingNeighbors(BaseEstimator):
         """Validated codes as a 2-D array: uint8 bytes if packed, else numeric/bool."""
         if not reset:
             self._check_query_width(X)
-        if self.packed:
+        if self._packed:
             X = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=True)
             if X.dtype != np.uint8:
                 raise ValueError(
@@ -299,7 +308,7 @@ class HammingNeighbors(BaseEstimator):
 
     def _to_words(self, X, *, transpose=False):
         """Validated codes (or a chunk of them) as kernel words."""
-        if self.packed:
+        if self._packed:
             return to_words(X, self.n_bits_, transpose=transpose)
         return to_words(np.packbits(X > 0, axis=1), self.n_bits_, transpose=transpose)
 
@@ -322,6 +331,10 @@ class HammingNeighbors(BaseEstimator):
             The fitted index.
         """
         with rollback_on_error(self):
+            self._check_n_jobs()
+            # Queries follow the layout fixed here, whatever set_params changes later.
+            self._packed = bool(self.packed)
+            self._algorithm = self.algorithm
             X = self._validate_codes(X, reset=True)
             n_cols = X.shape[1]
             if self.packed:
@@ -428,7 +441,7 @@ class HammingNeighbors(BaseEstimator):
             n_neighbors,
             self.n_bits_,
             self_offset=start if query_is_train else -1,
-            n_jobs=self.n_jobs,
+            n_jobs=self._check_n_jobs(),
         )
 
     def _scale(self, dist):
@@ -438,6 +451,8 @@ class HammingNeighbors(BaseEstimator):
 
     def _radius_in_bits(self, radius):
         """Largest integer bit count d with scale(d) <= radius (-1 if none)."""
+        if radius >= (1 if self.normalize else self.n_bits_):
+            return self.n_bits_  # every code; also an infinite radius
         if self.normalize:
             r = int(np.floor(radius * self.n_bits_))
             r = min(max(r, -1), self.n_bits_)
@@ -495,11 +510,10 @@ class HammingNeighbors(BaseEstimator):
         X, n_q = self._queries(X)
         dist = np.empty((n_q, n_neighbors), dtype=np.int32)
         ind = np.empty((n_q, n_neighbors), dtype=np.int64)
-        # The fitted state decides, not a parameter changed since (set_params).
-        use_mih = self._mih is not None and self.algorithm == "mih"
+        use_mih = self._mih is not None and self._algorithm == "mih"
         key = ("k", n_neighbors)
         pilot = np.empty(0, dtype=np.int64)
-        if self.algorithm == "auto" and self._m is not None and n_q:
+        if self._algorithm == "auto" and self._m is not None and n_q:
             if key not in self._auto_cost:
                 # The first call for this k answers a few pilot queries, spread over
                 # the call's queries, exhaustively: their k-th distances give the
@@ -524,7 +538,7 @@ class HammingNeighbors(BaseEstimator):
                     if use_mih:
                         offset = a if query_is_train else -1
                         dist[a:b], ind[a:b] = self._mih.kneighbors(
-                            Qr, n_neighbors, self_offset=offset, n_jobs=self.n_jobs
+                            Qr, n_neighbors, self_offset=offset, n_jobs=self._check_n_jobs()
                         )
                     else:
                         dist[a:b], ind[a:b] = self._brute_knn(Qr, n_neighbors, a, query_is_train)
@@ -548,9 +562,8 @@ class HammingNeighbors(BaseEstimator):
         row_bytes = 16 + 16 * 64
         indptrs, dists, inds = [np.zeros(1, dtype=np.int64)], [], []
         total = 0
-        # The fitted state decides, not a parameter changed since (set_params).
-        use_mih = self._mih is not None and self.algorithm == "mih"
-        decide = self.algorithm == "auto" and self._m is not None and r_bits >= 0
+        use_mih = self._mih is not None and self._algorithm == "mih"
+        decide = self._algorithm == "auto" and self._m is not None and r_bits >= 0
         key = ("radius", r_bits)
         X, n_q = self._queries(X)
         if decide and n_q:
@@ -570,7 +583,7 @@ class HammingNeighbors(BaseEstimator):
                     r_bits,
                     self_offset=offset,
                     sort_results=sort_results,
-                    n_jobs=self.n_jobs,
+                    n_jobs=self._check_n_jobs(),
                 )
             else:
                 offsets, d, i = radius_neighbors_words(
@@ -580,7 +593,7 @@ class HammingNeighbors(BaseEstimator):
                     self.n_bits_,
                     self_offset=offset,
                     sort_results=sort_results,
-                    n_jobs=self.n_jobs,
+                    n_jobs=self._check_n_jobs(),
                 )
             indptrs.append(offsets[1:] + total)
             total += offsets[-1]
