@@ -14,7 +14,25 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .codes import pack_codes
 
-__all__ = ["BaseHasher", "rollback_on_error"]
+__all__ = ["BaseHasher", "IntInterval", "rollback_on_error"]
+
+
+class IntInterval(Interval):
+    """``Interval(Integral, left, right, closed=...)`` that refuses booleans.
+
+    ``bool`` is an ``Integral``, so scikit-learn's ``Interval(Integral, ...)`` takes
+    ``n_bits=True`` as 1 bit; a boolean is never meant as a count, so the parameter
+    check refuses it with the usual ``InvalidParameterError`` naming the value.
+    """
+
+    def __init__(self, left, right, *, closed):
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+    def __str__(self):
+        return super().__str__().replace("an int", "an int (not a bool)", 1)
 
 
 @contextlib.contextmanager
@@ -51,7 +69,7 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     """
 
     _parameter_constraints: dict = {
-        "n_bits": [Interval(Integral, 1, None, closed="left")],
+        "n_bits": [IntInterval(1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -80,7 +98,25 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
             )
 
     def _set_n_features_out(self):
+        # The fitted number of bits: queries read it, never ``n_bits``, which
+        # ``set_params`` may have changed since the fit.
         self._n_features_out = self.n_bits
+
+    def _check_no_overflow(self, X, what, *values):
+        """Raise a ValueError if ``values`` computed from the finite ``X`` overflowed.
+
+        ``X`` has passed ``validate_data``, so a NaN or infinity in ``values`` means
+        that ``what`` exceeded the float range, and the codes built from it would be
+        meaningless.
+        """
+        if all(np.isfinite(v).all() for v in values):
+            return
+        largest = float(np.abs(X).max()) if X.size else 0.0
+        raise ValueError(
+            f"{what} overflows the floating-point range: X holds values up to "
+            f"{largest:.3g} in absolute value, too large for {type(self).__name__}. "
+            "Rescale X, for example with sklearn.preprocessing.StandardScaler."
+        )
 
     def _validate_for_predict(self, X):
         check_is_fitted(self)
@@ -102,7 +138,16 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
             ``transform(X)`` is ``where(F >= 0, 1, -1)``.
         """
         X = self._validate_for_predict(X)
-        return np.asarray(self._decision_function(X))
+        with np.errstate(over="ignore", invalid="ignore"):
+            F = np.asarray(self._decision_function(X))
+        if F.shape != (X.shape[0], self._n_features_out):
+            raise ValueError(
+                f"{type(self).__name__} was fitted with {self._n_features_out} bits but its "
+                f"hash functions gave outputs of shape {F.shape}; refit after changing "
+                "n_bits."
+            )
+        self._check_no_overflow(X, "the hash functions' outputs on X", F)
+        return F
 
     def transform(self, X):
         """Binary codes of ``X``.

@@ -1,15 +1,12 @@
 """Linear baseline hashers every paper compares against: LSH, PCA hashing and ITQ."""
 
-from numbers import Integral
-
 import numpy as np
 from scipy import linalg
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _num_samples, validate_data
 
-from ._base import BaseHasher, rollback_on_error
+from ._base import BaseHasher, IntInterval, rollback_on_error
 
 __all__ = ["ITQHasher", "LSHHasher", "PCAHasher"]
 
@@ -305,7 +302,7 @@ class ITQHasher(_LinearHasher):
 
     _parameter_constraints: dict = {
         **BaseHasher._parameter_constraints,
-        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_iter": [IntInterval(0, None, closed="left")],
     }
 
     def __init__(self, n_bits=32, *, n_iter=50, random_state=None, verbose=0):

@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from ._base import BaseHasher, rollback_on_error
+from ._base import BaseHasher, IntInterval, rollback_on_error
 from ._similarity import check_supervision
 
 __all__ = ["SCHHasher"]
@@ -68,15 +68,17 @@ class _PairMatrix:
         return V[:, 0]
 
 
-def _fit_bit_function(X, z, C, gamma):
+def _fit_bit_function(X, z, C, gamma, seed):
     """One bit's hash function: an RBF SVM on the bit as pseudo-label.
 
     A constant pseudo-label (every training sample on one side) has no second class
-    for the SVM; the bit's function is then that constant.
+    for the SVM; the bit's function is then that constant. ``seed`` is the SVM's
+    ``random_state``: with ``None`` scikit-learn would draw libsvm's seed from the
+    global ``np.random`` state, advancing it.
     """
     if z.min() == z.max():
         return DummyClassifier(strategy="constant", constant=int(z[0])).fit(X, z)
-    return SVC(C=C, kernel="rbf", gamma=gamma).fit(X, z)
+    return SVC(C=C, kernel="rbf", gamma=gamma, random_state=seed).fit(X, z)
 
 
 class SCHHasher(BaseHasher):
@@ -141,7 +143,8 @@ class SCHHasher(BaseHasher):
         ``None`` means 1 unless in a :func:`joblib.parallel_backend` context, -1
         means all processors.
     random_state : int, RandomState instance or None, default=None
-        Seed of the pair sampling and of the eigensolver's starting vectors.
+        Seed of the pair sampling, of the eigensolver's starting vectors and of the
+        SVMs (libsvm's seed); the fit never draws from the global ``np.random`` state.
     verbose : int, default=0
         Print one line per block: passes, objective and weight range.
 
@@ -267,11 +270,11 @@ class SCHHasher(BaseHasher):
     _parameter_constraints: dict = {
         **BaseHasher._parameter_constraints,
         "p": [Interval(Real, 0, 1, closed="right")],
-        "bits_per_block": [Interval(Integral, 1, None, closed="left")],
+        "bits_per_block": [IntInterval(1, None, closed="left")],
         "weighting": [StrOptions({"boost", "none"})],
-        "n_pairs_per_sample": [Interval(Integral, 1, None, closed="left"), None],
+        "n_pairs_per_sample": [IntInterval(1, None, closed="left"), None],
         "similarity": [StrOptions({"binary", "jaccard", "cosine"})],
-        "max_sweeps": [Interval(Integral, 1, None, closed="left")],
+        "max_sweeps": [IntInterval(1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "C": [Interval(Real, 0, None, closed="neither")],
         "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0, None, closed="neither")],
@@ -333,6 +336,7 @@ class SCHHasher(BaseHasher):
         """
         with rollback_on_error(self):
             X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+            self._check_squared_distances(X)
             n = X.shape[0]
             rng = check_random_state(self.random_state)
             if self.n_jobs == 0:
@@ -360,7 +364,7 @@ class SCHHasher(BaseHasher):
             codes, history = self._learn_codes(n, i, j, s, rng)
             paired = np.zeros(n, dtype=bool)
             paired[i] = paired[j] = True
-            self._fit_hash_functions(X[paired], codes[paired])
+            self._fit_hash_functions(X[paired], codes[paired], rng)
             if not paired.all():
                 codes[~paired] = np.where(self._decision_function(X[~paired]) >= 0, 1, -1)
             self.codes_ = codes.astype(np.int8)
@@ -443,7 +447,7 @@ class SCHHasher(BaseHasher):
                 break
         return Z, objective
 
-    def _fit_hash_functions(self, X, codes):
+    def _fit_hash_functions(self, X, codes, rng):
         """Fit one SVM per bit in parallel and stack them for fast encoding."""
         if self.gamma == "scale":
             var = X.var()
@@ -452,8 +456,10 @@ class SCHHasher(BaseHasher):
             gamma = 1.0 / X.shape[1]
         else:
             gamma = float(self.gamma)
+        seed = rng.randint(np.iinfo(np.int32).max)
         estimators = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_fit_bit_function)(X, codes[:, m], self.C, gamma) for m in range(self.n_bits)
+            delayed(_fit_bit_function)(X, codes[:, m], self.C, gamma, seed)
+            for m in range(self.n_bits)
         )
         svms = [e for e in estimators if isinstance(e, SVC)]
         support = (
@@ -478,8 +484,28 @@ class SCHHasher(BaseHasher):
         self.gamma_ = gamma
         self.constant_bits_ = constant
 
+    def _check_squared_distances(self, X):
+        """Refuse X whose squared distances to the training samples would overflow.
+
+        The RBF kernel is built on ``|x − x'|² = |x|² + |x'|² − 2 xᵀx'``. When every
+        squared norm is below a quarter of the float64 range (training samples are
+        checked in ``fit``, queries here), every term and the result stay finite;
+        beyond it the SVMs' dual coefficients or the kernel values would be NaN.
+        """
+        with np.errstate(over="ignore"):
+            largest = 4.0 * np.einsum("ij,ij->i", X, X, dtype=np.float64).max(initial=0.0)
+        if not np.isfinite(largest):
+            raise ValueError(
+                f"X holds values up to {float(np.abs(X).max()):.3g} in absolute value: "
+                "squared distances between samples overflow float64, and SCHHasher's "
+                "RBF kernel is built on them. Rescale X, for example with "
+                "sklearn.preprocessing.StandardScaler."
+            )
+
     def _decision_function(self, X):
-        F = np.empty((X.shape[0], self.n_bits))
+        self._check_squared_distances(X)
+        # The fitted number of bits, whatever set_params has done to n_bits since.
+        F = np.empty((X.shape[0], len(self.intercept_)))
         for start in range(0, X.shape[0], _KERNEL_ROWS):
             rows = slice(start, start + _KERNEL_ROWS)
             if len(self.support_vectors_):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.utils.validation import validate_data
 
+import skhash
 from skhash._base import BaseHasher, rollback_on_error
 from skhash.codes import unpack_codes
 
@@ -67,3 +68,46 @@ def test_n_bits_limit_message_names_value():
     h = _ProjectionHasher(n_bits=70)
     with pytest.raises(ValueError, match=r"n_bits must be <= 64 .*got n_bits=70"):
         h._check_n_bits(64, "at most n_features bits")
+
+
+class _ParamReadingHasher(_ProjectionHasher):
+    """A faulty hasher whose outputs follow the n_bits parameter, not the fitted model."""
+
+    def _decision_function(self, X):
+        return np.zeros((X.shape[0], self.n_bits))
+
+
+def test_outputs_of_another_width_than_fitted_are_a_clear_error():
+    """A hash function giving other than the fitted bit count raises, not wrong-width codes."""
+    X = np.random.default_rng(0).normal(size=(10, 4))
+    h = _ParamReadingHasher(n_bits=3).fit(X)
+    assert h.transform(X).shape == (10, 3)
+    h.set_params(n_bits=5)
+    with pytest.raises(ValueError, match=r"fitted with 3 bits .*shape \(10, 5\)"):
+        h.transform(X)
+
+
+def test_overflowing_outputs_are_a_clear_error():
+    """Finite X whose projections overflow float64 raises a ValueError, not +-1 codes."""
+    X = np.random.default_rng(0).normal(size=(10, 4))
+    h = _ProjectionHasher(n_bits=3, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"overflows .*values up to 1.*e\+308"):
+        h.transform(np.full((2, 4), 1.5e308))
+    with pytest.raises(ValueError, match="overflows"):
+        h.encode(np.full((2, 4), -1.5e308))
+
+
+def _hashers():
+    for name in sorted(skhash.__all__):
+        obj = getattr(skhash, name)
+        if isinstance(obj, type) and issubclass(obj, BaseHasher):
+            yield obj
+
+
+@pytest.mark.parametrize("Hasher", list(_hashers()), ids=lambda h: h.__name__)
+@pytest.mark.parametrize("value", [True, False])
+def test_boolean_n_bits_is_refused(Hasher, value):
+    """n_bits=True/False is a ValueError naming the value, never taken as 1 or 0 bits."""
+    X, y = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
+    with pytest.raises(ValueError, match=rf"'n_bits' parameter .*not a bool.*Got {value}"):
+        Hasher(n_bits=value).fit(X, y)

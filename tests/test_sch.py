@@ -426,3 +426,36 @@ def test_svm_failure_mid_fit_rolls_back(monkeypatch, digits):
     np.testing.assert_array_equal(model.codes_, before[0])
     np.testing.assert_array_equal(model.dual_coef_, before[1])
     assert model.estimators_ == before[2] and model.random_state == 1
+
+
+def test_fit_leaves_the_global_numpy_random_state_alone(digits):
+    """fit draws only from its own random_state (SVMs included), never from np.random."""
+    before = np.random.get_state()  # noqa: NPY002 (the global state is the subject)
+    SCHHasher(n_bits=4, n_pairs_per_sample=20, random_state=0).fit(
+        digits.X_db[:150], digits.y_db[:150]
+    )
+    after = np.random.get_state()  # noqa: NPY002
+    np.testing.assert_array_equal(after[1], before[1])
+    assert after[2:] == before[2:]
+
+
+@pytest.mark.parametrize("scale", [1e155, 1e300])
+def test_values_whose_squared_distances_overflow_are_a_clear_error(scale, digits):
+    """X too large for the RBF kernel's squared distances: a ValueError, in fit and transform."""
+    X, y = digits.X_db[:150], digits.y_db[:150]
+    match = r"values up to .*e\+(155|300) .*squared distances .*overflow.*Rescale"
+    with pytest.raises(ValueError, match=match):
+        SCHHasher(n_bits=4, n_pairs_per_sample=20).fit(X * scale, y)
+    model = SCHHasher(n_bits=4, n_pairs_per_sample=20, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        model.transform(X[:5] * scale)
+
+
+def test_large_but_representable_values_give_the_same_model(digits):
+    """X scaled by 1e100 (squared distances still finite) gives the codes of X itself."""
+    X, y = digits.X_db[:150], digits.y_db[:150]
+    params = dict(n_bits=8, n_pairs_per_sample=20, random_state=0)
+    codes = SCHHasher(**params).fit(X, y).transform(X)
+    scaled = SCHHasher(**params).fit(X * 1e100, y).transform(X * 1e100)
+    # The kernel is the same up to round-off (gamma="scale" follows the scale).
+    assert np.mean(codes == scaled) > 0.99
