@@ -17,14 +17,15 @@ parallel over queries; the results do not depend on ``n_jobs``.
 
 import numbers
 
-import numba
 import numpy as np
 import scipy.sparse as sp
+from numba import prange
 from sklearn import get_config
 from sklearn.utils import gen_batches
 
+from ._numba import Threads, parallel_jit
 from .codes import check_codes, check_packed
-from .neighbors._kernels import _distance_matrix_kernel, _Threads, to_words
+from .neighbors._kernels import _distance_matrix_kernel, to_words
 
 __all__ = [
     "mean_average_precision",
@@ -159,10 +160,10 @@ def _label_words(M):
     return words
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
+@parallel_jit
 def _shared_label_kernel(Lq, Ld, out):
     """out[i, j] = whether query i and database item j share a label (bitset AND)."""
-    for i in numba.prange(Lq.shape[0]):
+    for i in prange(Lq.shape[0]):
         for j in range(Ld.shape[0]):
             hit = False
             for w in range(Lq.shape[1]):
@@ -172,19 +173,19 @@ def _shared_label_kernel(Lq, Ld, out):
             out[i, j] = hit
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
+@parallel_jit
 def _same_class_kernel(yq, yd, out):
-    for i in numba.prange(yq.shape[0]):
+    for i in prange(yq.shape[0]):
         for j in range(yd.shape[0]):
             out[i, j] = yq[i] == yd[j]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
+@parallel_jit
 def _histogram_kernel(dist, rel, tot, relcnt):
     """tot[i, d] / relcnt[i, d]: items / relevant items at distance d of query i
     (distances >= tot.shape[1] are not counted: the query itself in leave-one-out)."""
     n_levels = tot.shape[1]
-    for i in numba.prange(dist.shape[0]):
+    for i in prange(dist.shape[0]):
         for d in range(n_levels):
             tot[i, d] = 0
             relcnt[i, d] = 0
@@ -195,13 +196,13 @@ def _histogram_kernel(dist, rel, tot, relcnt):
                 relcnt[i, d] += rel[i, j]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
+@parallel_jit
 def _index_order_ap(dist, rel, n_levels, k, tot, relcnt):
     """AP@k of each row when ties are broken by database index (items with a distance
     of ``n_levels`` or more are excluded: the query itself in leave-one-out)."""
     n_q, n_db = dist.shape
     out = np.zeros(n_q)
-    for i in numba.prange(n_q):
+    for i in prange(n_q):
         start_tot = np.empty(n_levels, dtype=np.int64)
         start_rel = np.empty(n_levels, dtype=np.int64)
         seen_tot = np.zeros(n_levels, dtype=np.int64)
@@ -273,7 +274,7 @@ _BYTES_PER_ITEM = 5
 
 def _chunk_stats(Q, DT, yq, yd_arr, multilabel, n_bits, leave_one_out, offset):
     """Distances, relevance and per-query histograms for one chunk of queries (run
-    inside a ``_Threads`` block). ``yd_arr``: class indices, or label bitsets."""
+    inside a ``Threads`` block). ``yd_arr``: class indices, or label bitsets."""
     n_q, n_db = Q.shape[0], DT.shape[1]
     dist = np.empty((n_q, n_db), dtype=np.int32)
     _distance_matrix_kernel(to_words(Q), DT, dist)
@@ -302,7 +303,7 @@ def _map_chunks(Q, D, yq, yd, multilabel, n_bits, leave_one_out, n_jobs, score):
     # Once, not per chunk: the database as kernel words, its labels as bitsets.
     DT = to_words(D, transpose=True)
     yd_arr = _label_words(yd) if multilabel else np.ascontiguousarray(yd)
-    with _Threads(n_jobs):  # also for the kernels ``score`` runs (index-order AP)
+    with Threads(n_jobs):  # also for the kernels ``score`` runs (index-order AP)
         return [
             score(
                 *_chunk_stats(

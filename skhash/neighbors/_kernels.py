@@ -15,11 +15,11 @@ a histogram of their distances, from which ``tau`` is read; the final order is a
 stable counting sort. Equal distances are therefore always ordered by database index.
 """
 
-import numba
 import numpy as np
-from joblib import effective_n_jobs
-from numba import njit, prange
+from numba import prange
 from numba.extending import intrinsic
+
+from .._numba import Threads, jit, parallel_jit
 
 __all__ = [
     "hamming_distance_matrix",
@@ -36,8 +36,6 @@ _TILE = 4096
 _QUERY_BLOCK = 16
 # Database rows reduced to one minimum before the row-by-row test.
 _CHUNK = 64
-
-_JIT = {"cache": True, "nogil": True, "boundscheck": False}
 
 
 @intrinsic
@@ -101,29 +99,12 @@ def to_words(packed, n_bits=None, *, transpose=False):
     return np.ascontiguousarray(words.T) if transpose else words
 
 
-class _Threads:
-    """numba's thread count set from ``n_jobs`` for a block, restored afterwards."""
-
-    def __init__(self, n_jobs):
-        n = effective_n_jobs(n_jobs)
-        self.n_threads = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
-
-    def __enter__(self):
-        self._saved = numba.get_num_threads()
-        numba.set_num_threads(self.n_threads)
-        return self
-
-    def __exit__(self, *exc):
-        numba.set_num_threads(self._saved)
-        return False
-
-
 # --- distances of one query to a run of database rows --------------------------------
 # One function per number of words so that the loop over database rows has a fixed
 # body and vectorises; beyond four words (256 bits) a generic loop.
 
 
-@njit(**_JIT)
+@jit
 def _min1(x0, s0):
     mn = _xor_popcount(x0, s0[0])
     for j in range(1, s0.shape[0]):
@@ -131,7 +112,7 @@ def _min1(x0, s0):
     return np.int64(mn)
 
 
-@njit(**_JIT)
+@jit
 def _min2(x0, s0, x1, s1):
     mn = _popcount(x0 ^ s0[0]) + _popcount(x1 ^ s1[0])
     for j in range(1, s0.shape[0]):
@@ -139,7 +120,7 @@ def _min2(x0, s0, x1, s1):
     return np.int64(mn)
 
 
-@njit(**_JIT)
+@jit
 def _min3(x0, s0, x1, s1, x2, s2):
     mn = _popcount(x0 ^ s0[0]) + _popcount(x1 ^ s1[0]) + _popcount(x2 ^ s2[0])
     for j in range(1, s0.shape[0]):
@@ -147,7 +128,7 @@ def _min3(x0, s0, x1, s1, x2, s2):
     return np.int64(mn)
 
 
-@njit(**_JIT)
+@jit
 def _min4(x0, s0, x1, s1, x2, s2, x3, s3):
     mn = (
         _popcount(x0 ^ s0[0])
@@ -166,7 +147,7 @@ def _min4(x0, s0, x1, s1, x2, s2, x3, s3):
     return np.int64(mn)
 
 
-@njit(**_JIT)
+@jit
 def _chunk_min(Q, q, DT, c0, c1):
     """Smallest distance from query ``q`` to database rows ``c0:c1`` (a lower bound of
     every row's distance; 0 for more than four words, where no bound is computed)."""
@@ -185,7 +166,7 @@ def _chunk_min(Q, q, DT, c0, c1):
     return np.int64(0)
 
 
-@njit(**_JIT)
+@jit
 def _dist(Q, q, DT, j):
     """Distance from query ``q`` to database row ``j`` (scalar path)."""
     d = np.int64(0)
@@ -195,25 +176,25 @@ def _dist(Q, q, DT, j):
     return d
 
 
-@njit(**_JIT)
+@jit
 def _row1(x0, s0, out):
     for j in range(s0.shape[0]):
         out[j] = _xor_popcount(x0, s0[j])
 
 
-@njit(**_JIT)
+@jit
 def _row2(x0, s0, x1, s1, out):
     for j in range(s0.shape[0]):
         out[j] = _popcount(x0 ^ s0[j]) + _popcount(x1 ^ s1[j])
 
 
-@njit(**_JIT)
+@jit
 def _row3(x0, s0, x1, s1, x2, s2, out):
     for j in range(s0.shape[0]):
         out[j] = _popcount(x0 ^ s0[j]) + _popcount(x1 ^ s1[j]) + _popcount(x2 ^ s2[j])
 
 
-@njit(**_JIT)
+@jit
 def _row4(x0, s0, x1, s1, x2, s2, x3, s3, out):
     for j in range(s0.shape[0]):
         out[j] = (
@@ -224,7 +205,7 @@ def _row4(x0, s0, x1, s1, x2, s2, x3, s3, out):
         )
 
 
-@njit(**_JIT)
+@jit
 def _row_dists(Q, q, DT, c0, c1, out):
     """Distances from query ``q`` to database rows ``c0:c1`` written to ``out``."""
     n_words = DT.shape[0]
@@ -247,7 +228,7 @@ def _row_dists(Q, q, DT, c0, c1, out):
 # --- dense distance matrix ------------------------------------------------------------
 
 
-@njit(parallel=True, **_JIT)
+@parallel_jit
 def _distance_matrix_kernel(Q, DT, out):
     n_q = Q.shape[0]
     n_db = DT.shape[1]
@@ -305,7 +286,7 @@ def hamming_distance_matrix(Q_packed, D_packed, n_jobs=None):
         return out
     Q = to_words(Q_packed)
     DT = to_words(D_packed, transpose=True)
-    with _Threads(n_jobs):
+    with Threads(n_jobs):
         _distance_matrix_kernel(Q, DT, out)
     return out
 
@@ -313,7 +294,7 @@ def hamming_distance_matrix(Q_packed, D_packed, n_jobs=None):
 # --- k nearest neighbours -------------------------------------------------------------
 
 
-@njit(**_JIT)
+@jit
 def _threshold(hist, k, n_bits):
     """Smallest t with hist[0] + ... + hist[t] >= k, or n_bits + 1 if there is none."""
     c = 0
@@ -324,7 +305,7 @@ def _threshold(hist, k, n_bits):
     return n_bits + 1
 
 
-@njit(**_JIT)
+@jit
 def _push(d, j, k, n_bits, th, buf_d, buf_i, size, hist):
     """Append candidate (d, j) to one query's buffer; return the new threshold tau."""
     cap = buf_d.shape[0]
@@ -351,7 +332,7 @@ def _push(d, j, k, n_bits, th, buf_d, buf_i, size, hist):
     return th
 
 
-@njit(**_JIT)
+@jit
 def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1):
     n_db = DT.shape[1]
     m = q1 - q0
@@ -403,7 +384,7 @@ def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1):
                     out_ind[q, pos] = buf_i[qi, r]
 
 
-@njit(parallel=True, **_JIT)
+@parallel_jit
 def _knn_kernel(Q, DT, k, n_bits, self_offset, out_dist, out_ind):
     n_q = Q.shape[0]
     n_blocks = (n_q + _QUERY_BLOCK - 1) // _QUERY_BLOCK
@@ -427,7 +408,7 @@ def kneighbors_words(Q, DT, k, n_bits, *, self_offset=-1, n_jobs=None):
     ind = np.empty((n_q, k), dtype=np.int64)
     if n_q == 0 or k == 0:
         return dist, ind
-    with _Threads(n_jobs):
+    with Threads(n_jobs):
         _knn_kernel(Q, DT, k, n_bits, self_offset, dist, ind)
     return dist, ind
 
@@ -435,7 +416,7 @@ def kneighbors_words(Q, DT, k, n_bits, *, self_offset=-1, n_jobs=None):
 # --- radius neighbours ----------------------------------------------------------------
 
 
-@njit(parallel=True, **_JIT)
+@parallel_jit
 def _radius_kernel(Q, DT, radius, self_offset, offsets, out_dist, out_ind, fill):
     """Count (``fill=False``, into ``offsets[q + 1]``) or write the rows within radius."""
     n_q = Q.shape[0]
@@ -471,7 +452,7 @@ def _radius_kernel(Q, DT, radius, self_offset, offsets, out_dist, out_ind, fill)
                 offsets[q + 1] = pos[q - q0]
 
 
-@njit(parallel=True, **_JIT)
+@parallel_jit
 def _sort_segments_kernel(offsets, dist, ind, n_bits):
     """Stable counting sort of each query's segment by distance (ties stay by index)."""
     n_q = offsets.shape[0] - 1
@@ -512,7 +493,7 @@ def radius_neighbors_words(
     empty_i = np.empty(0, dtype=np.int64)
     if n_q == 0 or radius < 0:
         return offsets, empty_d, empty_i
-    with _Threads(n_jobs):
+    with Threads(n_jobs):
         _radius_kernel(Q, DT, radius, self_offset, offsets, empty_d, empty_i, False)
         np.cumsum(offsets, out=offsets)
         dist = np.empty(offsets[-1], dtype=np.int32)

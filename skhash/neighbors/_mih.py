@@ -37,9 +37,10 @@ probed, and where they are many the neighbours are near and the search ends soon
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from ._kernels import _CHUNK, _JIT, _chunk_min, _popcount, _row_dists, _Threads
+from .._numba import Threads, jit, parallel_jit
+from ._kernels import _CHUNK, _chunk_min, _popcount, _row_dists
 
 __all__ = [
     "LISTED_ROW_COST",
@@ -112,7 +113,7 @@ def substring_layout(n_bits, n_substrings, n_words, word_dtype=np.uint64):
     return edges, sub_bits.astype(np.int64), masks
 
 
-@njit(**_JIT)
+@jit
 def _sample_counts(qkeys, skeys, radii, out):
     """out[q, i] = sampled rows whose substring i is within radii[q, i] of query q's
     (radius -1: table not probed); ``skeys`` is table-major, (m, n_sample)."""
@@ -128,7 +129,7 @@ def _sample_counts(qkeys, skeys, radii, out):
             out[q, i] = c
 
 
-@njit(**_JIT)
+@jit
 def _substring_keys_kernel(packed, edges, out):
     """out[j, i] = substring i of packed code j, its bit edges[i] + t worth 2^t."""
     for j in range(packed.shape[0]):
@@ -192,7 +193,7 @@ def estimated_cost(probes, listed):
     return PROBE_COST * np.asarray(probes) + LISTED_ROW_COST * np.asarray(listed)
 
 
-@njit(**_JIT)
+@jit
 def _is_new(Q, q, codes, p, masks, i, r):
     """Whether the row at position p of table i, reached at radius r, is reached for the
     first time: no table j < i within substring distance r, none j > i below r."""
@@ -207,7 +208,7 @@ def _is_new(Q, q, codes, p, masks, i, r):
     return True
 
 
-@njit(**_JIT)
+@jit
 def _next_mask(x):
     """The next larger integer with the same number of set bits (Gosper's hack)."""
     c = x & -x
@@ -215,12 +216,12 @@ def _next_mask(x):
     return (((x ^ y) >> 2) // c) | y
 
 
-@njit(**_JIT)
+@jit
 def _first_mask(r):
     return np.int64(0) if r == 0 else (np.int64(1) << r) - 1
 
 
-@njit(**_JIT)
+@jit
 def _n_masks(s, r):
     """Number of keys at substring radius r over s bits: C(s, r)."""
     c = np.int64(1)
@@ -233,7 +234,7 @@ def _n_masks(s, r):
 _RUN = 256
 
 
-@njit(inline="always", **_JIT)
+@jit(inline="always")
 def _verify_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, k, n_bits, tau,
                 buf_d, buf_i, size, hist, dists):  # fmt: skip
     """Verify rows a:b (at most _RUN) of a table's codes: candidates within tau go to
@@ -268,7 +269,7 @@ def _verify_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, k, n_bit
     return size, tau
 
 
-@njit(**_JIT)
+@jit
 def _compact(buf_d, buf_i, size, tau, hist):
     """Drop the candidates beyond tau (they can no longer be selected); new size."""
     new = 0
@@ -282,7 +283,7 @@ def _compact(buf_d, buf_i, size, tau, hist):
     return new
 
 
-@njit(**_JIT)
+@jit
 def _scan_knn(Q, q, codes, ids_i, skip, masks, k, n_bits):
     """Exhaustive scan of one table's copy of the codes (every row once) for a query
     that gave up probing: exact, at most about one more scan. A separate function, so
@@ -310,7 +311,7 @@ def _scan_knn(Q, q, codes, ids_i, skip, masks, k, n_bits):
     return buf_d, buf_i, size, tau
 
 
-@njit(**_JIT)
+@jit
 def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits, skip,
                  costs, out_d, out_i, work):  # fmt: skip
     m = sub_bits.shape[0]
@@ -398,7 +399,7 @@ def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
     work[q, 2] = scan
 
 
-@njit(parallel=True, **_JIT)
+@parallel_jit
 def _mih_knn_kernel(Q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits,
                     self_offset, costs, out_d, out_i, work):  # fmt: skip
     for q in prange(Q.shape[0]):
@@ -407,7 +408,7 @@ def _mih_knn_kernel(Q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
                      skip, costs, out_d, out_i, work)  # fmt: skip
 
 
-@njit(inline="always", **_JIT)
+@jit(inline="always")
 def _radius_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, radius, out_d, out_i,
                 p_out, fill, dists):  # fmt: skip
     """Count or write the rows a:b of a table within ``radius``; return the new end."""
@@ -430,7 +431,7 @@ def _radius_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, radius, 
     return p_out
 
 
-@njit(**_JIT)
+@jit
 def _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, radius, skip,
                     costs, out_d, out_i, start, fill):  # fmt: skip
     """Count (fill=False) or write from ``start`` the codes within ``radius``; the
@@ -477,7 +478,7 @@ def _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, 
     return p_out - start
 
 
-@njit(parallel=True, **_JIT)
+@parallel_jit
 def _mih_radius_kernel(Q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, radius,
                        self_offset, costs, indptr, out_d, out_i, fill,
                        sort_by_distance):  # fmt: skip
@@ -503,7 +504,7 @@ def _mih_radius_kernel(Q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, 
             out_i[start + t] = seg_i[order[t]]
 
 
-@njit(**_JIT)
+@jit
 def _fill_table(keys, words, offsets, ids, codes):
     """Counting sort of the rows into their buckets: ids and word-major codes in bucket
     order, rows of a bucket in increasing database index (one pass, no sort)."""
@@ -589,7 +590,7 @@ class MIHIndex:
         work = np.zeros((n_q, 3), dtype=np.int64)
         if n_q:
             qkeys = self.keys(Q_words)
-            with _Threads(n_jobs):
+            with Threads(n_jobs):
                 _mih_knn_kernel(Q_words, qkeys, self.offsets, self.starts, self.ids, self.codes,
                                 self.sub_bits, self.masks, k, self.n_bits, self_offset,
                                 self._costs(budget), dist, ind, work)  # fmt: skip
@@ -609,7 +610,7 @@ class MIHIndex:
         qkeys = self.keys(Q_words)
         args = (Q_words, qkeys, self.offsets, self.starts, self.ids, self.codes, self.sub_bits,
                 self.masks, radius, self_offset, self._costs(budget))  # fmt: skip
-        with _Threads(n_jobs):
+        with Threads(n_jobs):
             empty_d, empty_i = np.empty(0, np.int32), np.empty(0, np.int64)
             _mih_radius_kernel(*args, indptr, empty_d, empty_i, False, False)
             np.cumsum(indptr, out=indptr)
