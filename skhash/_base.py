@@ -113,7 +113,7 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
             return
         largest = float(np.abs(X).max()) if X.size else 0.0
         raise ValueError(
-            f"{what} overflows the floating-point range: X holds values up to "
+            f"computing {what} overflowed: X holds values up to "
             f"{largest:.3g} in absolute value, too large for {type(self).__name__}. "
             "Rescale X, for example with sklearn.preprocessing.StandardScaler."
         )

@@ -33,6 +33,15 @@ def _validate_fit_data(estimator, X, y):
     return X
 
 
+def _centred(estimator, X):
+    """The mean of X and the centred data, refused if either overflowed float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = X.mean(axis=0)
+        Xc = X - mean
+    estimator._check_no_overflow(X, "the mean of X or X minus its mean", mean, Xc)
+    return mean, Xc
+
+
 def _principal_directions(Xc, n_components):
     """Top principal directions of centred data, rows sorted by decreasing variance.
 
@@ -136,9 +145,13 @@ class LSHHasher(_LinearHasher):
         with rollback_on_error(self):
             X = _validate_fit_data(self, X, y)
             rng = check_random_state(self.random_state)
-            self.mean_ = X.mean(axis=0)
-            self.coef_ = rng.standard_normal((self.n_bits, X.shape[1]))
-            self.intercept_ = -self.coef_ @ self.mean_
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.mean_ = X.mean(axis=0)
+                self.coef_ = rng.standard_normal((self.n_bits, X.shape[1]))
+                self.intercept_ = -self.coef_ @ self.mean_
+            self._check_no_overflow(
+                X, "the mean of X or the hyperplane offsets", self.mean_, self.intercept_
+            )
             self._set_n_features_out()
         return self
 
@@ -222,11 +235,17 @@ class PCAHasher(_LinearHasher):
         with rollback_on_error(self):
             X = _validate_fit_data(self, X, y)
             _check_pca_n_bits(self, *X.shape)
-            self.mean_ = X.mean(axis=0)
-            self.coef_, self.explained_variance_ = _principal_directions(
-                X - self.mean_, self.n_bits
+            self.mean_, Xc = _centred(self, X)
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.coef_, self.explained_variance_ = _principal_directions(Xc, self.n_bits)
+                self.intercept_ = -self.coef_ @ self.mean_
+            self._check_no_overflow(
+                X,
+                "the variance of X along its principal directions (explained_variance_) "
+                "or the offsets",
+                self.explained_variance_,
+                self.intercept_,
             )
-            self.intercept_ = -self.coef_ @ self.mean_
             self._set_n_features_out()
         return self
 
@@ -329,21 +348,30 @@ class ITQHasher(_LinearHasher):
             X = _validate_fit_data(self, X, y)
             _check_pca_n_bits(self, *X.shape)
             rng = check_random_state(self.random_state)
-            self.mean_ = X.mean(axis=0)
-            P, _ = _principal_directions(X - self.mean_, self.n_bits)
-            V = (X - self.mean_) @ P.T
-            R, _ = linalg.qr(rng.standard_normal((self.n_bits, self.n_bits)))
-            errors = []
-            for _ in range(self.n_iter):
-                B = np.where(V @ R >= 0, 1.0, -1.0)
-                # Procrustes: the rotation maximising trace(Bᵀ V R).
-                U, _, Wt = linalg.svd(V.T @ B, check_finite=False)
-                R = U @ Wt
-                errors.append(np.sum((B - V @ R) ** 2) / X.shape[0])
+            self.mean_, Xc = _centred(self, X)
+            with np.errstate(over="ignore", invalid="ignore"):
+                P, _ = _principal_directions(Xc, self.n_bits)
+                V = Xc @ P.T
+                # The squared projections: the quantization error is of their order.
+                self._check_no_overflow(X, "the squared projections of X", V * V)
+                R, _ = linalg.qr(rng.standard_normal((self.n_bits, self.n_bits)))
+                errors = []
+                for _ in range(self.n_iter):
+                    B = np.where(V @ R >= 0, 1.0, -1.0)
+                    # Procrustes: the rotation maximising trace(Bᵀ V R).
+                    U, _, Wt = linalg.svd(V.T @ B, check_finite=False)
+                    R = U @ Wt
+                    errors.append(np.sum((B - V @ R) ** 2) / X.shape[0])
+                self.coef_ = R.T @ P
+                self.intercept_ = -self.coef_ @ self.mean_
             self.rotation_ = R
             self.quantization_error_ = np.asarray(errors)
             self.n_iter_ = self.n_iter
-            self.coef_ = R.T @ P
-            self.intercept_ = -self.coef_ @ self.mean_
+            self._check_no_overflow(
+                X,
+                "the quantization error of X (quantization_error_) or the offsets",
+                self.quantization_error_,
+                self.intercept_,
+            )
             self._set_n_features_out()
         return self

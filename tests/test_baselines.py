@@ -164,3 +164,34 @@ def test_failed_refit_leaves_the_fitted_model_unchanged(Hasher):
         h.fit(np.ones((20, 7)), np.zeros(3))
     assert h.n_features_in_ == 4
     np.testing.assert_array_equal(h.transform(X), before)
+
+
+@pytest.mark.parametrize(
+    "Hasher, scale, what",
+    [
+        (LSHHasher, 1e307, "mean of X"),
+        (PCAHasher, 1e200, "variance of X along its principal directions"),
+        (PCAHasher, 1e307, "mean of X"),
+        (ITQHasher, 1e200, "squared projections of X"),
+        (ITQHasher, 1e307, "mean of X"),
+    ],
+)
+def test_values_that_overflow_the_fit_are_a_clear_error(Hasher, scale, what, digits):
+    """Finite X too large for the fit's float64 sums raises a ValueError naming the cause."""
+    X = digits.X_db[:200]
+    h = Hasher(n_bits=8, random_state=0).fit(X)
+    before = h.transform(X)
+    with pytest.raises(ValueError, match=rf"{what}.*overflowed: X holds values up to .*Rescale"):
+        h.fit(X * scale)
+    np.testing.assert_array_equal(h.transform(X), before)
+
+
+@pytest.mark.parametrize(
+    "Hasher, exponent", [(LSHHasher, 1000), (PCAHasher, 500), (ITQHasher, 500)]
+)
+def test_large_values_within_float64_give_the_codes_of_the_unscaled_data(Hasher, exponent, digits):
+    """X times 2**exponent (exact scaling, no overflow) gives exactly the codes of X."""
+    X, scale = digits.X_db[:200], 2.0**exponent
+    codes = Hasher(n_bits=8, random_state=0).fit(X).transform(X)
+    scaled = Hasher(n_bits=8, random_state=0).fit(X * scale).transform(X * scale)
+    np.testing.assert_array_equal(scaled, codes)
