@@ -2,6 +2,7 @@
 
 import io
 import pickle
+import threading
 from unittest import mock
 
 import joblib
@@ -12,7 +13,9 @@ import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 
+from skhash import DHAHasher, FisherHasher, HashNetHasher
 from skhash._similarity import check_supervision, label_similarity
+from skhash.codes import pack_codes
 from skhash.deep import BaseDeepHasher, DeviceWarning
 from skhash.deep._base import PairSupervision
 from skhash.deep._losses import hashnet_pair_loss
@@ -241,8 +244,8 @@ def test_pickle_roundtrip_keeps_codes_and_stores_cpu_weights(digits):
     X, y = digits
     h = _PairHasher(**_fast(dropout=0.2)).fit(X, y)
     state = h.__getstate__()
-    assert "module_" not in state
-    assert all(t.device.type == "cpu" for t in state["_module_state"].values())
+    assert state["module_"] is not h.module_
+    assert all(t.device.type == "cpu" for t in state["module_"].state_dict().values())
     restored = pickle.loads(pickle.dumps(h))
     np.testing.assert_array_equal(restored.decision_function(X), h.decision_function(X))
     buf = io.BytesIO()
@@ -392,7 +395,164 @@ def test_diverging_loss_is_reported(digits):
 
     class _NanHasher(_PairHasher):
         def _batch_loss(self, z, idx, bank, sup, epoch):
-            return z.sum() * float("nan")
+            loss = super()._batch_loss(z, idx, bank, sup, epoch)
+            return loss * float("nan") if epoch == 1 else loss
 
     with pytest.raises(FloatingPointError, match="lr=0.001"):
         _NanHasher(**_fast()).fit(X, y)
+
+
+_PUBLIC = [HashNetHasher, FisherHasher, DHAHasher]
+
+
+@pytest.mark.parametrize("cls", _PUBLIC)
+def test_features_beyond_float32_are_refused_in_fit_and_prediction(digits, cls):
+    """A finite float64 too large for float32 is a ValueError naming it, never -1 codes."""
+    X, y = digits
+    X_big = X.copy()
+    X_big[3, 7] = -1e39
+    match = r"float32.*1e\+39.*scale"
+    fresh = cls(**_fast())
+    with pytest.raises(ValueError, match=match):
+        fresh.fit(X_big, y)
+    assert not hasattr(fresh, "n_features_in_") and not hasattr(fresh, "module_")
+    h = cls(**_fast(max_epochs=1)).fit(X, y)
+    codes, module = h.transform(X), h.module_
+    for method in (h.transform, h.decision_function, h.encode):
+        with pytest.raises(ValueError, match=match):
+            method(X_big)
+    with pytest.raises(ValueError, match=match):
+        h.fit(X_big, y)
+    assert h.module_ is module
+    np.testing.assert_array_equal(h.transform(X), codes)
+
+
+def _ones_linear():
+    linear = torch.nn.Linear(64, 8, bias=False)
+    torch.nn.init.ones_(linear.weight)
+    return linear
+
+
+def test_network_output_overflow_is_an_error_not_nan_codes(digits):
+    """Features within float32 whose outputs overflow it: a ValueError, at fit and after."""
+    X, y = digits
+    huge = np.full((5, 64), 1e37)  # a row sums to 6.4e38 > float32's 3.4e38
+    frozen = _fast(module=_ones_linear(), lr_schedule=lambda epoch: 0.0, max_epochs=1)
+    h = _PairHasher(**frozen).fit(X, y)
+    match = r"outputs are not finite.*5 of 5 samples.*\|X\| = 1e\+37.*scale"
+    for method in (h.transform, h.decision_function, h.encode):
+        with pytest.raises(ValueError, match=match):
+            method(huge)
+    fresh = _PairHasher(**frozen)
+    with pytest.raises(ValueError, match=r"outputs are not finite.*5 of 405 samples"):
+        fresh.fit(np.vstack([X, huge]), np.r_[y, y[:5]])
+    assert not hasattr(fresh, "module_")
+
+
+def test_loss_overflow_before_training_blames_the_features_not_the_learning_rate(digits):
+    """Finite outputs whose loss overflows float32 at the start: a ValueError on the scale."""
+    X, y = digits
+    fresh = FisherHasher(**_fast())
+    with pytest.raises(ValueError, match=r"before any optimizer step.*\|X\| = 1e\+20") as info:
+        fresh.fit(X * 1e20, y)
+    assert "smaller learning rate" not in str(info.value)
+    assert not hasattr(fresh, "module_")
+
+
+class _DropoutModule(torch.nn.Module):
+    """A user's network with torch's own dropout layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = torch.nn.Linear(64, 32)
+        self.drop = torch.nn.Dropout(0.3)
+        self.out = torch.nn.Linear(32, 8)
+
+    def forward(self, x):
+        return self.out(self.drop(torch.relu(self.hidden(x))))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(dropout=0.3, hidden_layer_sizes=(32, 32)),
+        dict(module=_DropoutModule()),
+    ],
+    ids=["default-mlp", "user-module"],
+)
+def test_fits_in_concurrent_threads_equal_a_serial_fit_bit_for_bit(digits, params):
+    """Dropout fits side by side in threads each give the serial codes; torch's RNG untouched."""
+    X, y = digits
+    params = _fast(**params, n_jobs=1)
+    serial = _PairHasher(**params).fit(X, y).decision_function(X)
+    rng_before, threads_before = torch.get_rng_state(), torch.get_num_threads()
+    results = [None] * 3
+    barrier = threading.Barrier(len(results))
+
+    def fit(i):
+        barrier.wait()
+        results[i] = _PairHasher(**params).fit(X, y).decision_function(X)
+
+    threads = [threading.Thread(target=fit, args=(i,)) for i in range(len(results))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for result in results:
+        np.testing.assert_array_equal(result, serial)
+    assert torch.equal(torch.get_rng_state(), rng_before)
+    assert torch.get_num_threads() == threads_before
+    other = _PairHasher(**{**params, "random_state": 1}).fit(X, y).decision_function(X)
+    assert not np.array_equal(other, serial)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        dict(n_bits=16),
+        dict(hidden_layer_sizes=(8,)),
+        dict(dropout=0.5),
+        dict(module=torch.nn.Linear(64, 16)),
+        dict(batch_size=7),
+        dict(device="cuda"),
+    ],
+    ids=lambda d: next(iter(d)),
+)
+def test_parameters_changed_after_fit_leave_the_fitted_network_in_charge(digits, changed):
+    """set_params after fit: transform, encode, feature names and pickles follow the fit."""
+    X, y = digits
+    h = _PairHasher(**_fast()).fit(X, y)
+    codes, names = h.transform(X), h.get_feature_names_out()
+    h.set_params(**changed)
+    np.testing.assert_array_equal(h.transform(X), codes)
+    np.testing.assert_array_equal(h.encode(X), pack_codes(codes))
+    np.testing.assert_array_equal(h.get_feature_names_out(), names)
+    restored = pickle.loads(pickle.dumps(h))
+    np.testing.assert_array_equal(restored.transform(X), codes)
+    assert restored.get_params()[next(iter(changed))] is not None
+
+
+@pytest.mark.parametrize(
+    ("param", "value"), [("batch_size", 0), ("batch_size", True), ("n_jobs", 0), ("n_jobs", True)]
+)
+def test_bad_runtime_parameters_set_after_fit_are_clear_errors(digits, param, value):
+    """batch_size and n_jobs, read when encoding, are checked then by name."""
+    X, y = digits
+    h = _PairHasher(**_fast(max_epochs=1)).fit(X, y)
+    h.set_params(**{param: value})
+    with pytest.raises(ValueError, match=f"'{param}' parameter.*Got {value} instead"):
+        h.transform(X)
+
+
+@pytest.mark.parametrize(
+    ("cls", "param"),
+    [(cls, p) for cls in _PUBLIC for p in ("n_bits", "max_epochs", "batch_size", "n_jobs")]
+    + [(HashNetHasher, "beta_step")],
+)
+def test_booleans_are_refused_for_integer_parameters(digits, cls, param):
+    """n_bits=True and the like are an error naming the value, never 1 or a torch TypeError."""
+    X, y = digits
+    est = cls(**{**_fast(max_epochs=1), param: True})
+    with pytest.raises(ValueError, match=f"'{param}' parameter of {cls.__name__}.*Got True"):
+        est.fit(X, y)
+    assert not hasattr(est, "n_features_in_")

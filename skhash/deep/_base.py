@@ -3,6 +3,7 @@
 import contextlib
 import copy
 import math
+import threading
 import warnings
 from numbers import Integral, Real
 
@@ -11,13 +12,30 @@ import torch
 from joblib import effective_n_jobs
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import validate_data
 
 from .._base import BaseHasher, rollback_on_error
 from .._similarity import check_supervision
 
 __all__ = ["BaseDeepHasher", "DeviceWarning", "PairSupervision"]
+
+
+class _Count(Interval):
+    """``Interval(Integral, ...)`` refusing booleans: ``True`` is no count of anything.
+
+    scikit-learn's ``Interval(Integral, ...)`` takes ``True`` for 1 (``bool`` is an
+    ``Integral``), so ``max_epochs=True`` would train one epoch without a word.
+    """
+
+    def __init__(self, left, right, *, closed):
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+    def __str__(self):
+        return super().__str__().replace("an int", "an int (not a bool)", 1)
 
 
 class DeviceWarning(UserWarning):
@@ -77,54 +95,36 @@ def _load_device(saved):
     return torch.device("cpu")
 
 
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_saved = None
+
+
 @contextlib.contextmanager
 def _torch_threads(n_jobs):
-    """Run torch's CPU ops on ``n_jobs`` threads, restoring the previous count after.
+    """Run torch's CPU ops on ``n_jobs`` threads, restoring the caller's count after.
 
     None means 1 unless inside a :func:`joblib.parallel_config` context, as in
     scikit-learn: small networks on small batches are fastest on one thread, and
     torch's default (all cores) slows to a crawl when other processes share them.
+    The count is process-wide, so fits running side by side in threads share it:
+    the first to enter saves the caller's count and the last to leave restores it
+    (a plain save and restore per fit would interleave and leave another's count).
     """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, effective_n_jobs(n_jobs)))
+    global _threads_users, _threads_saved
+    n_threads = max(1, effective_n_jobs(n_jobs))
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_saved = torch.get_num_threads()
+        _threads_users += 1
+        torch.set_num_threads(n_threads)
     try:
         yield
     finally:
-        torch.set_num_threads(previous)
-
-
-def _default_generators(device):
-    """torch's default generators a fit on ``device`` draws from: the CPU's, the device's."""
-    generators = [torch.default_generator]
-    if device.type == "cuda":
-        torch.cuda.init()  # fills torch.cuda.default_generators
-        generators.append(torch.cuda.default_generators[device.index])
-    elif device.type == "mps":
-        from torch.mps import _get_default_mps_generator
-
-        generators.append(_get_default_mps_generator())
-    return generators
-
-
-@contextlib.contextmanager
-def _isolated_rng(seed, device):
-    """Seed the default generators of the CPU and ``device`` for the body, restore after.
-
-    Dropout and a user's module's initialisation draw from torch's default
-    generators, which take no ``generator`` argument, so those are seeded; but only
-    the ones this fit uses, one by one and with their states restored, never through
-    ``torch.manual_seed``, which also (lazily) reseeds every CUDA device and is not
-    undone by forking the CPU state.
-    """
-    generators = _default_generators(device)
-    states = [g.get_state() for g in generators]
-    try:
-        for g in generators:
-            g.manual_seed(seed)
-        yield
-    finally:
-        for g, state in zip(generators, states, strict=True):
-            g.set_state(state)
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_saved)
 
 
 def _cpu_copy(module):
@@ -160,17 +160,94 @@ def _check_hidden_layer_sizes(sizes):
     return tuple(int(s) for s in sizes)
 
 
-def _mlp(n_features, hidden_layer_sizes, n_bits, dropout):
+class GeneratorDropout(torch.nn.Module):
+    """Dropout whose masks come from a ``torch.Generator`` of the fit, not torch's global one.
+
+    :class:`torch.nn.Dropout` draws from torch's global generator, which other
+    threads share, so a fit beside another would get other masks and move the
+    caller's random state. During ``fit`` the estimator sets ``generator`` (on the
+    device of the inputs) and clears it afterwards; without one, masks come from
+    torch's default generator as with :class:`torch.nn.Dropout`.
+
+    Parameters
+    ----------
+    p : float
+        Probability of zeroing an element, in [0, 1).
+    """
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = float(p)
+        self.generator = None
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.p
+        return x * keep.to(x.dtype) / (1.0 - self.p)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+def _linear(n_in, n_out, generator):
+    """``torch.nn.Linear`` with torch's default initialisation drawn from ``generator``.
+
+    The layer is created without initialising it (no draw from the global generator),
+    then given torch's own uniform(±1/sqrt(fan_in)) weights and biases; with
+    ``generator=None`` it is left uninitialised, for weights about to be loaded.
+    """
+    layer = torch.nn.utils.skip_init(torch.nn.Linear, n_in, n_out)
+    if generator is not None:
+        with torch.no_grad():
+            torch.nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            bound = 1.0 / math.sqrt(n_in) if n_in > 0 else 0.0
+            layer.bias.uniform_(-bound, bound, generator=generator)
+    return layer
+
+
+def _mlp(n_features, hidden_layer_sizes, n_bits, dropout, generator=None):
     """ReLU MLP with dropout after each hidden layer and a linear hash layer of n_bits."""
     layers = []
     width = n_features
     for size in hidden_layer_sizes:
-        layers += [torch.nn.Linear(width, size), torch.nn.ReLU()]
+        layers += [_linear(width, size, generator), torch.nn.ReLU()]
         if dropout > 0:
-            layers.append(torch.nn.Dropout(dropout))
+            layers.append(GeneratorDropout(dropout))
         width = size
-    layers.append(torch.nn.Linear(width, n_bits))
+    layers.append(_linear(width, n_bits, generator))
     return torch.nn.Sequential(*layers)
+
+
+def _swap_dropout(module):
+    """Replace every :class:`torch.nn.Dropout` inside ``module`` by a GeneratorDropout."""
+    for name, child in module.named_children():
+        if type(child) is torch.nn.Dropout:
+            setattr(module, name, GeneratorDropout(child.p))
+        else:
+            _swap_dropout(child)
+    return module
+
+
+def _set_dropout_generator(module, generator):
+    for m in module.modules():
+        if isinstance(m, GeneratorDropout):
+            m.generator = generator
+
+
+def _float32(X):
+    """``X`` as a C-contiguous float32 array; a ValueError if a value does not fit."""
+    with np.errstate(over="ignore"):
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+    if not np.isfinite(X32).all():
+        largest = float(np.abs(X).max())
+        raise ValueError(
+            f"X holds values outside float32's range (largest |value| = {largest:.3g}, "
+            f"float32 goes up to {np.finfo(np.float32).max:.3g}), and the deep hashers "
+            "compute in float32; scale the features (e.g. with "
+            "sklearn.preprocessing.StandardScaler)."
+        )
+    return X32
 
 
 class PairSupervision:
@@ -253,6 +330,13 @@ class BaseDeepHasher(BaseHasher):
     ``z = net(x)`` of shape (n, n_bits) are the real-valued hash functions
     (``decision_function``); codes are ``sign(z)``.
 
+    The network computes in float32. Features beyond its range, outputs that
+    overflow it and a loss already non-finite before the first optimizer step are
+    ValueErrors giving the largest values, never NaN outputs or codes. Queries use
+    the fitted network ``module_`` and its number of bits whatever ``set_params``
+    changed since; ``batch_size`` and ``n_jobs``, which change no result, are read
+    and checked at query time.
+
     **Subclass API.** A subclass lists every constructor parameter of this class in
     its own ``__init__`` (scikit-learn reads parameters from the signature), passes
     them to ``super().__init__``, extends ``_parameter_constraints``, and
@@ -313,7 +397,9 @@ class BaseDeepHasher(BaseHasher):
         (b, n_bits) outputs, e.g. a CNN starting with ``torch.nn.Unflatten`` for
         raw images. ``fit`` trains a deep copy end-to-end (all its parameters), so
         the module you pass is never modified and a pretrained backbone keeps its
-        weights as the starting point. ``fit`` moves the copy to ``device``.
+        weights as the starting point. ``fit`` moves the copy to ``device``, and
+        replaces its :class:`torch.nn.Dropout` layers by :class:`GeneratorDropout`
+        ones (same probability), which draw from the fit's own generator.
         Pickling stores a CPU copy of it, so a pickle made with a template on a GPU
         loads on a machine without one (its ``module`` is then on the CPU).
     optimizer : {"adam", "adamw", "sgd"}, default="adam"
@@ -339,21 +425,28 @@ class BaseDeepHasher(BaseHasher):
         on the CPU and move to the device one batch at a time.
     n_jobs : int, default=None
         Threads of torch's CPU operations during ``fit`` and ``transform``
-        (restored afterwards). None means 1 unless in a
+        (restored afterwards; the count is process-wide, so fits running side by
+        side in threads share it, and the last one to finish restores the
+        caller's). None means 1 unless in a
         :func:`joblib.parallel_config` context; ``-1`` uses all cores (worth it for
         a large network, e.g. a CNN, on the CPU).
     random_state : int, RandomState instance or None, default=None
         Seeds the network's initialisation, the batch order and dropout. Same
-        value → identical codes on the CPU (GPU kernels may not be deterministic).
-        The caller's numpy and torch global random states are left untouched, on
-        the CPU and on every GPU: only the default generators of the CPU and of the
-        fitting device are seeded, for the fit's duration.
+        value → identical codes on the CPU (GPU kernels may not be deterministic),
+        also when other fits run at the same time in other threads: a fit draws
+        only from its own ``torch.Generator`` objects (on the CPU, and on the
+        device for dropout), never from torch's global generators, and leaves the
+        numpy and torch global random states untouched. Random layers of your own
+        ``module`` other than :class:`torch.nn.Dropout` (e.g. ``Dropout2d``,
+        ``RReLU``) take no generator: they draw from torch's global generator,
+        unseeded, so such a fit is not reproducible.
     verbose : int, default=0
         ``> 0``: a tqdm progress bar per fit, with the epoch and loss.
     """
 
     _parameter_constraints: dict = {
         **BaseHasher._parameter_constraints,
+        "n_bits": [_Count(1, None, closed="left")],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "module": [torch.nn.Module, None],
@@ -362,10 +455,10 @@ class BaseDeepHasher(BaseHasher):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "lr_schedule": [StrOptions({"constant", "cosine"}), callable],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [_Count(1, None, closed="left")],
+        "batch_size": [_Count(1, None, closed="left")],
         "device": [str, torch.device],
-        "n_jobs": [Integral, None],
+        "n_jobs": [_Count(None, -1, closed="right"), _Count(1, None, closed="left"), None],
     }
 
     _requires_labels = True
@@ -449,12 +542,16 @@ class BaseDeepHasher(BaseHasher):
             return None
         return check_supervision(y, pairs, n_samples, kind=self._similarity_kind())
 
-    def _build_module(self, n_features):
-        """A fresh network: a deep copy of ``module``, or the default MLP."""
+    def _build_module(self, n_features, generator):
+        """A fresh network: a deep copy of ``module``, or the default MLP.
+
+        The MLP's weights are drawn from ``generator``; in a copy of ``module``,
+        :class:`torch.nn.Dropout` layers become :class:`GeneratorDropout` ones.
+        """
         if self.module is not None:
-            return copy.deepcopy(self.module)
+            return _swap_dropout(copy.deepcopy(self.module))
         sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
-        return _mlp(n_features, sizes, self.n_bits, self.dropout)
+        return _mlp(n_features, sizes, self.n_bits, self.dropout, generator)
 
     def _make_optimizer(self, params):
         if self.optimizer == "sgd":
@@ -482,24 +579,41 @@ class BaseDeepHasher(BaseHasher):
         for start, end in zip(starts, ends, strict=True):
             yield (slice(start, end) if order is None else order[start:end])
 
-    def _forward_all(self, module, X32, device):
-        """Outputs of the network for every row of X32, in eval mode, on ``device``."""
+    def _forward_all(self, module, X32, device, n_bits):
+        """Outputs of the network for every row of X32, in eval mode, on ``device``.
+
+        A ValueError if any is not finite: float32 overflowed in the network, and
+        the signs of such outputs would be meaningless codes.
+        """
         was_training = module.training
         module.eval()
         outputs = []
         with torch.no_grad():
             for rows in self._batches(X32.shape[0]):
                 xb = torch.from_numpy(X32[rows]).to(device)
-                outputs.append(self._check_output(module(xb), xb.shape[0]))
+                outputs.append(self._check_output(module(xb), xb.shape[0], n_bits))
         module.train(was_training)
-        return torch.cat(outputs).to(torch.float32)
+        Z = torch.cat(outputs).to(torch.float32)
+        bad = ~torch.isfinite(Z).all(dim=1)
+        if bad.any():
+            bad = bad.cpu().numpy()
+            raise ValueError(
+                f"the network's outputs are not finite (inf or NaN) for {bad.sum()} of "
+                f"{len(bad)} samples, whose features reach |X| = "
+                f"{float(np.abs(X32[bad]).max()):.3g}: float32 arithmetic overflowed in "
+                "the network (or the module computes non-finite values). If the "
+                "features are large, scale them (e.g. with "
+                "sklearn.preprocessing.StandardScaler)."
+            )
+        return Z
 
-    def _check_output(self, z, b):
-        if not isinstance(z, torch.Tensor) or tuple(z.shape) != (b, self.n_bits):
+    @staticmethod
+    def _check_output(z, b, n_bits):
+        if not isinstance(z, torch.Tensor) or tuple(z.shape) != (b, n_bits):
             shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
             raise ValueError(
                 f"the network must map a batch of {b} samples to outputs of shape "
-                f"({b}, n_bits={self.n_bits}); got {shape}."
+                f"({b}, n_bits={n_bits}); got {shape}."
             )
         return z
 
@@ -526,26 +640,38 @@ class BaseDeepHasher(BaseHasher):
         """
         with rollback_on_error(self):
             X = validate_data(self, X, dtype=[np.float32, np.float64], ensure_min_samples=2)
+            X32 = _float32(X)
             n = X.shape[0]
             sup = self._check_fit_supervision(y, pairs, n)
             device = _resolve_device(self.device)
-            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-            X32 = np.ascontiguousarray(X, dtype=np.float32)
+            random_state = check_random_state(self.random_state)
+            seeds = [int(s) for s in random_state.randint(np.iinfo(np.int32).max, size=2)]
             try:
-                with _torch_threads(self.n_jobs), _isolated_rng(seed, device):
+                with _torch_threads(self.n_jobs):
                     self._fit_state = {}
-                    self._train(X32, sup, device, seed)
+                    self._train(X32, sup, device, seeds)
             finally:
                 self.__dict__.pop("_fit_state", None)
         return self
 
-    def _train(self, X32, sup, device, seed):
+    def _train(self, X32, sup, device, seeds):
+        # The fit's own generators, never torch's global ones (shared by every
+        # thread): initialisation and batch order on the CPU, dropout on the device.
+        init_generator = torch.Generator().manual_seed(seeds[0])
+        generator = torch.Generator().manual_seed(seeds[0])
+        dropout_generator = torch.Generator(device=device).manual_seed(seeds[1])
+        module = self._build_module(X32.shape[1], init_generator).to(device)
+        _set_dropout_generator(module, dropout_generator)
+        try:
+            self._train_module(module, X32, sup, device, generator)
+        finally:
+            _set_dropout_generator(module, None)
+
+    def _train_module(self, module, X32, sup, device, generator):
         n = X32.shape[0]
-        module = self._build_module(X32.shape[1]).to(device)
         tsup = None if sup is None else PairSupervision(sup, device)
-        generator = torch.Generator().manual_seed(seed)
         self.n_steps_ = 0
-        bank = self._forward_all(module, X32, device)
+        bank = self._forward_all(module, X32, device, self.n_bits)
         self._fit_state["bank"] = bank
         self._init_loss_state(tsup, n, device)
         params = [p for p in module.parameters() if p.requires_grad]
@@ -567,9 +693,11 @@ class BaseDeepHasher(BaseHasher):
                 for idx in self._batches(n, order):
                     xb = torch.from_numpy(X32[idx.numpy()]).to(device, non_blocking=True)
                     idx_dev = idx.to(device)
-                    z = self._check_output(module(xb), xb.shape[0])
+                    z = self._check_output(module(xb), xb.shape[0], self.n_bits)
                     bank[idx_dev] = z.detach().to(torch.float32)
                     loss = self._batch_loss(z, idx_dev, bank, tsup, epoch)
+                    if self.n_steps_ == 0:
+                        self._check_first_loss(loss, bank, X32)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -578,8 +706,9 @@ class BaseDeepHasher(BaseHasher):
                 epoch_loss = float(total) / n
                 if not math.isfinite(epoch_loss):
                     raise FloatingPointError(
-                        f"the training loss became {epoch_loss} in epoch {epoch + 1}; try a "
-                        f"smaller learning rate (got lr={self.lr})."
+                        f"the training loss became {epoch_loss} in epoch {epoch + 1}, "
+                        "after a finite start; try a smaller learning rate (got "
+                        f"lr={self.lr})."
                     )
                 loss_curve.append(epoch_loss)
                 scheduler.step()
@@ -598,12 +727,38 @@ class BaseDeepHasher(BaseHasher):
         self.n_iter_ = len(loss_curve)
         self._set_n_features_out()
 
+    @staticmethod
+    def _check_first_loss(loss, bank, X32):
+        """A ValueError if the loss is not finite before any optimizer step.
+
+        The learning rate has had no effect yet, so the outputs or the features are
+        too large for the loss in float32 (the outputs themselves are finite: the
+        bank was checked).
+        """
+        if torch.isfinite(loss.detach()).all():
+            return
+        raise ValueError(
+            f"the training loss is {float(loss.detach())} on the first minibatch, "
+            "before any optimizer step, with finite network outputs up to |z| = "
+            f"{float(bank.abs().max()):.3g} on features up to |X| = "
+            f"{float(np.abs(X32).max()):.3g}: the loss overflows float32 on outputs "
+            "this large. Scale the features (e.g. with "
+            "sklearn.preprocessing.StandardScaler)."
+        )
+
     # ---- prediction --------------------------------------------------------------
 
     def _decision_function(self, X):
-        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        # Read now, not at fit: checked here, since set_params may have changed them.
+        validate_parameter_constraints(
+            {k: self._parameter_constraints[k] for k in ("batch_size", "n_jobs")},
+            {"batch_size": self.batch_size, "n_jobs": self.n_jobs},
+            caller_name=type(self).__name__,
+        )
+        X32 = _float32(X)
         with _torch_threads(self.n_jobs):
-            return self._forward_all(self.module_, X32, self.device_).cpu().numpy()
+            Z = self._forward_all(self.module_, X32, self.device_, self._n_features_out)
+        return Z.cpu().numpy()
 
     # ---- pickling ----------------------------------------------------------------
 
@@ -613,24 +768,18 @@ class BaseDeepHasher(BaseHasher):
             # A template on a GPU would pickle its GPU tensors, and fail to load on a
             # machine without one; the user's module itself is left where it is.
             state["module"] = _cpu_copy(state["module"])
-        module = state.pop("module_", None)
-        if module is not None:
-            # Weights only, moved to the CPU: the pickle loads on any machine, and the
-            # network is rebuilt from the parameters (or the `module` template).
-            state["_module_state"] = {
-                k: v.detach().to("cpu") for k, v in module.state_dict().items()
-            }
+        if state.get("module_") is not None:
+            # The fitted network itself, on the CPU: the pickle loads on any machine,
+            # and it is the network that was fitted, whatever set_params changed since
+            # (n_bits, hidden_layer_sizes, dropout, module).
+            state["module_"] = _cpu_copy(state["module_"])
             state["device_"] = str(state.get("device_", "cpu"))
         return state
 
     def __setstate__(self, state):
-        module_state = state.pop("_module_state", None)
         super().__setstate__(state)
-        if module_state is None:
+        if getattr(self, "module_", None) is None:
             return
         device = _load_device(self.device_)
-        with torch.random.fork_rng(devices=[]):
-            module = self._build_module(self.n_features_in_)
-        module.load_state_dict(module_state)
-        self.module_ = module.to(device).eval()
+        self.module_ = self.module_.to(device).eval()
         self.device_ = device
