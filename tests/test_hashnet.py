@@ -3,6 +3,7 @@
 import pickle
 from unittest import mock
 
+import joblib
 import numpy as np
 import pytest
 import torch
@@ -241,3 +242,20 @@ def test_grid_search_needs_no_scorer(digits):
     grid = GridSearchCV(_fast(max_epochs=3), {"weighting": ["balanced", "none"]}, cv=2)
     grid.fit(digits.X_db, digits.y_db)
     assert grid.best_params_ == {"weighting": "balanced"}
+
+
+def test_grid_search_in_threads_scores_like_a_serial_one(digits):
+    """GridSearchCV on two threads with dropout: the serial search's scores, RNG untouched."""
+    X, y = digits.X_db[:300], digits.y_db[:300]
+    est = _fast(dropout=0.3, hidden_layer_sizes=(32, 32), max_epochs=3, n_jobs=1)
+    grid = {"n_bits": [8, 16], "lr": [3e-3, 1e-2]}
+    serial = GridSearchCV(est, grid, cv=2).fit(X, y)
+    before = torch.get_rng_state()
+    with joblib.parallel_backend("threading"):
+        threaded = GridSearchCV(est, grid, cv=2, n_jobs=2).fit(X, y)
+    assert torch.equal(torch.get_rng_state(), before)
+    for split in ("split0_test_score", "split1_test_score"):
+        np.testing.assert_array_equal(threaded.cv_results_[split], serial.cv_results_[split])
+    np.testing.assert_array_equal(
+        threaded.best_estimator_.transform(X), serial.best_estimator_.transform(X)
+    )
