@@ -29,7 +29,7 @@ def _drop_write_override():
 
 def _read_only_tree(path):
     """Make every directory and file under ``path`` read-only for everyone."""
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         for name in files:
             os.chmod(os.path.join(root, name), 0o444)
         os.chmod(root, 0o555)
@@ -157,5 +157,126 @@ def test_numba_cache_dir_is_used_when_set(tmp_path):
 def _writable_tmp(tmp_path):
     """Give pytest back a tree it can delete after the read-only copies."""
     yield
-    for root, dirs, files in os.walk(tmp_path):
+    for root, _dirs, _files in os.walk(tmp_path):
         os.chmod(root, stat.S_IRWXU)
+
+
+_CONCURRENT = """
+    import threading
+    import numba
+    import numpy as np
+    from skhash import HammingNeighbors
+    from skhash.metrics import mean_average_precision
+
+    rng = np.random.default_rng(0)
+    codes = (rng.random((3000, 64)) < 0.5).astype(np.uint8)
+    y = rng.integers(0, 5, 3000)
+    indexes = [HammingNeighbors(n_neighbors=10, algorithm=a).fit(codes) for a in ("brute", "mih")]
+
+    def work(t):
+        n_jobs = 1 + t % 2
+        sl = slice(100 * t, 100 * t + 100)
+        nn = indexes[t % 2].set_params(n_jobs=n_jobs)
+        return (
+            nn.kneighbors(codes[sl])[1].tolist(),
+            [r.tolist() for r in nn.radius_neighbors(codes[sl], radius=20)[1]],
+            mean_average_precision(codes[sl], y[sl], codes, y, n_jobs=n_jobs),
+        )
+
+    serial = [work(t) for t in range(8)]
+    barrier = threading.Barrier(8)
+    results = [[] for _ in range(8)]
+
+    def run(t):
+        barrier.wait()
+        for _ in range(3):
+            results[t].append(work(t))
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert numba.threading_layer() == "workqueue", numba.threading_layer()
+    assert all(r == [serial[t]] * 3 for t, r in enumerate(results))
+    print("ok")
+"""
+
+
+def test_concurrent_queries_are_safe_under_the_workqueue_layer():
+    """Under numba's workqueue layer, 8 threads querying and scoring at once (one and
+    two numba threads each) neither abort nor change a result."""
+    env = _clean_env(NUMBA_THREADING_LAYER="workqueue", NUMBA_NUM_THREADS="2")
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_CONCURRENT)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
+    assert proc.stdout.strip().endswith("ok")
+
+
+def test_thread_count_of_one_thread_leaves_others_alone():
+    """n_jobs of a call in one thread does not change numba's thread count in another."""
+    import threading
+
+    import numba
+
+    from skhash._numba import Threads
+
+    seen = []
+    inside = threading.Event()
+    done = threading.Event()
+
+    def holder():
+        with Threads(1):
+            inside.set()
+            done.wait(10)
+
+    before = numba.get_num_threads()
+    t = threading.Thread(target=holder)
+    t.start()
+    inside.wait(10)
+    seen.append(numba.get_num_threads())
+    done.set()
+    t.join()
+    assert seen == [before]
+
+
+def test_import_does_not_load_torch():
+    """``import skhash`` and a search do not import torch; the deep hashers load it when
+    first named, by attribute, by ``from skhash import``, and are listed in dir()."""
+    code = """
+    import sys
+    import numpy as np
+    import skhash
+    from skhash import HammingNeighbors
+
+    HammingNeighbors(n_neighbors=1).fit(np.eye(8, dtype=np.uint8)).kneighbors()
+    assert "torch" not in sys.modules, "torch imported by import skhash"
+    assert {"DHAHasher", "FisherHasher", "HashNetHasher"} <= set(dir(skhash))
+    from skhash import HashNetHasher
+    assert "torch" in sys.modules
+    from skhash.deep import DHAHasher, FisherHasher, HashNetHasher as H
+    assert HashNetHasher is H
+    assert skhash.DHAHasher is DHAHasher and skhash.FisherHasher is FisherHasher
+    assert all(hasattr(skhash, name) for name in skhash.__all__)
+    try:
+        skhash.NoSuchHasher
+    except AttributeError as exc:
+        assert "NoSuchHasher" in str(exc)
+    else:
+        raise AssertionError("no AttributeError")
+    print("ok")
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ok")
