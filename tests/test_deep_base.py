@@ -3,6 +3,7 @@
 import io
 import pickle
 import threading
+import warnings
 from unittest import mock
 
 import joblib
@@ -556,3 +557,22 @@ def test_booleans_are_refused_for_integer_parameters(digits, cls, param):
     with pytest.raises(ValueError, match=f"'{param}' parameter of {cls.__name__}.*Got True"):
         est.fit(X, y)
     assert not hasattr(est, "n_features_in_")
+
+
+def test_user_module_random_layers_without_a_generator_are_flagged(digits):
+    """Random layers that cannot take the fit's generator warn that the fit is not seeded."""
+    X, y = digits
+    net = torch.nn.Sequential(
+        torch.nn.Unflatten(1, (1, 8, 8)),
+        torch.nn.Dropout2d(0.2),
+        torch.nn.Flatten(),
+        torch.nn.Dropout(0.2),
+        torch.nn.Linear(64, 8),
+    )
+    with pytest.warns(UserWarning, match=r"\(Dropout2d\).*not reproducible") as record:
+        _PairHasher(module=net, **_fast(max_epochs=1)).fit(X, y)
+    assert record[0].filename == __file__
+    seeded = torch.nn.Sequential(torch.nn.Dropout(0.2), torch.nn.Linear(64, 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _PairHasher(module=seeded, **_fast(max_epochs=1)).fit(X, y)

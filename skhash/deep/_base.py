@@ -219,13 +219,46 @@ def _mlp(n_features, hidden_layer_sizes, n_bits, dropout, generator=None):
     return torch.nn.Sequential(*layers)
 
 
+def _replace_dropout(module):
+    if type(module) is torch.nn.Dropout:
+        return GeneratorDropout(module.p)
+    for name, child in list(module.named_children()):
+        swapped = _replace_dropout(child)
+        if swapped is not child:
+            setattr(module, name, swapped)
+    return module
+
+
+#: Random layers that take no generator: they draw from torch's global one.
+_GLOBAL_RNG_LAYERS = (
+    torch.nn.Dropout1d,
+    torch.nn.Dropout2d,
+    torch.nn.Dropout3d,
+    torch.nn.AlphaDropout,
+    torch.nn.FeatureAlphaDropout,
+    torch.nn.RReLU,
+)
+
+
 def _swap_dropout(module):
-    """Replace every :class:`torch.nn.Dropout` inside ``module`` by a GeneratorDropout."""
-    for name, child in module.named_children():
-        if type(child) is torch.nn.Dropout:
-            setattr(module, name, GeneratorDropout(child.p))
-        else:
-            _swap_dropout(child)
+    """``module`` with every :class:`torch.nn.Dropout` replaced by a GeneratorDropout.
+
+    Warns if other random layers remain: they draw from torch's global generator,
+    so the fit is not reproducible and moves the caller's random state.
+    """
+    module = _replace_dropout(module)
+    others = sorted(
+        {type(m).__name__ for m in module.modules() if isinstance(m, _GLOBAL_RNG_LAYERS)}
+    )
+    if others:
+        warnings.warn(
+            f"the module has random layers ({', '.join(others)}) that draw from torch's "
+            "global generator, not from random_state: this fit is not reproducible "
+            "and changes torch's global random state. torch.nn.Dropout layers are "
+            "seeded.",
+            UserWarning,
+            stacklevel=6,  # the caller of fit
+        )
     return module
 
 
