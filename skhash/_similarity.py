@@ -1,5 +1,6 @@
 """Supervision for hashers: labels or pairs turned into pairwise similarity, sparsely."""
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,7 @@ __all__ = [
     "check_labels",
     "check_pairs",
     "check_supervision",
+    "encode_class_labels",
     "label_similarity",
     "pairs_to_csr",
 ]
@@ -31,15 +33,120 @@ _PAIR_CHUNK = 1 << 20
 _SUBSET_LABELS = 20
 
 
-def check_labels(y, n_samples=None):
+def _label_kind(arr, name):
+    """What a 1-D label array holds, ``"number"``, ``"string"`` or ``"bytes"``.
+
+    Raises a ValueError naming the first offending entry for a missing label (None,
+    NaN), a value that is neither a number nor a string, or an array mixing strings
+    and numbers: labels are compared as values, and ``"1"`` is not ``1``.
+    """
+    dtype_kind = arr.dtype.kind
+    if dtype_kind in "biuf":
+        if dtype_kind == "f" and not np.isfinite(arr).all():
+            pos = int(np.flatnonzero(~np.isfinite(arr))[0])
+            raise ValueError(
+                f"{name} contains NaN or infinity ({arr[pos]} at position {pos}); class "
+                "labels must be finite (a missing label is not a class)."
+            )
+        return "number"
+    if dtype_kind == "U":
+        return "string"
+    if dtype_kind == "S":
+        return "bytes"
+    if dtype_kind != "O":
+        raise ValueError(
+            f"{name} must hold numbers or strings as class labels; got dtype {arr.dtype}."
+        )
+    first = {}  # kind -> (position, value) of its first entry
+    for pos, value in enumerate(arr.tolist()):
+        if isinstance(value, str):
+            kind = "string"
+        elif isinstance(value, bytes):
+            kind = "bytes"
+        elif isinstance(value, numbers.Real | np.bool_):
+            if isinstance(value, float | np.floating) and not np.isfinite(value):
+                raise ValueError(
+                    f"{name} contains NaN or infinity ({value} at position {pos}); class "
+                    "labels must be finite (a missing label is not a class)."
+                )
+            kind = "number"
+        elif value is None:
+            raise ValueError(
+                f"{name} contains None at position {pos}; every sample needs a class "
+                "label (a missing label is not a class)."
+            )
+        else:
+            raise ValueError(
+                f"{name} must hold numbers or strings as class labels; got "
+                f"{value!r} of type {type(value).__name__} at position {pos}."
+            )
+        first.setdefault(kind, (pos, value))
+    if len(first) > 1:
+        (k1, (p1, v1)), (k2, (p2, v2)) = sorted(first.items(), key=lambda kv: kv[1][0])[:2]
+        raise ValueError(
+            f"{name} mixes label types: {v1!r} ({k1}, position {p1}) and {v2!r} ({k2}, "
+            f"position {p2}). Class labels are compared as values of one type (the "
+            "string '1' is not the number 1); convert them all to numbers or all to "
+            "strings."
+        )
+    return next(iter(first), "number")
+
+
+def encode_class_labels(*labels, names):
+    """Map 1-D class label arrays to indices on their common vocabulary.
+
+    Every array must hold numbers, or every array strings (see Raises): the labels are
+    compared as values of one type, as scikit-learn's ``unique_labels`` does, so a
+    string ``"1"`` never matches a number ``1`` (while ``1``, ``1.0`` and ``True``
+    are equal numbers).
+
+    Parameters
+    ----------
+    *labels : 1-D ndarrays
+        Class labels, e.g. of queries and of the database.
+    names : sequence of str
+        The arrays' names, for error messages.
+
+    Returns
+    -------
+    classes : ndarray
+        The sorted distinct labels of all arrays together.
+    indices : list of ndarray of int64
+        Each array's labels as indices into ``classes``.
+
+    Raises
+    ------
+    ValueError
+        For None, NaN or infinity, a value that is neither a number nor a string, and
+        strings mixed with numbers, within an array or across arrays.
+    """
+    kinds = [_label_kind(arr, name) for arr, name in zip(labels, names, strict=True)]
+    if len(set(kinds)) > 1:
+        described = " but ".join(
+            f"{name} are {kind}s" for name, kind in zip(names, kinds, strict=True)
+        )
+        raise ValueError(
+            f"{described}. Class labels are compared as values of one type (the string "
+            "'1' is not the number 1); convert them all to numbers or all to strings."
+        )
+    classes, inverse = np.unique(np.concatenate(labels), return_inverse=True)
+    inverse = inverse.ravel().astype(np.int64)
+    bounds = np.cumsum([0] + [len(arr) for arr in labels])
+    return classes, [inverse[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def check_labels(y, n_samples=None, *, name="y"):
     """Validate class labels or a multi-label indicator matrix.
 
     Parameters
     ----------
     y : array-like of shape (n_samples,) or (n_samples, n_labels), or sparse
-        1-D class labels (any hashable values), or a 0/1 indicator matrix.
+        1-D class labels (numbers, or strings: see :func:`encode_class_labels`), or a
+        0/1 indicator matrix.
     n_samples : int, default=None
         Expected number of rows.
+    name : str, default="y"
+        What ``y`` is called in error messages.
 
     Returns
     -------
@@ -51,7 +158,7 @@ def check_labels(y, n_samples=None):
         Whether ``y`` was an indicator matrix.
     """
     if y is None:
-        raise ValueError("labels y are required for supervised hashing; got y=None.")
+        raise ValueError(f"labels are required for supervised hashing; got {name}=None.")
     if sp.issparse(y):
         Y = sp.csr_matrix(y, dtype=np.float64)
         multilabel = True
@@ -60,38 +167,37 @@ def check_labels(y, n_samples=None):
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr.ravel()
         if arr.ndim == 1:
-            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-                raise ValueError("labels y contain NaN or infinity.")
-            classes, inverse = np.unique(arr, return_inverse=True)
+            classes, (inverse,) = encode_class_labels(arr, names=[name])
             n = arr.shape[0]
-            Y = sp.csr_matrix(
-                (np.ones(n), (np.arange(n), inverse.ravel())), shape=(n, len(classes))
-            )
+            Y = sp.csr_matrix((np.ones(n), (np.arange(n), inverse)), shape=(n, len(classes)))
             multilabel = False
         elif arr.ndim == 2:
             if arr.dtype.kind not in "biuf":
                 raise ValueError(
-                    f"a 2-D y must be a numeric 0/1 indicator matrix; got dtype {arr.dtype}."
+                    f"a 2-D {name} must be a numeric 0/1 indicator matrix; got dtype "
+                    f"{arr.dtype}."
                 )
             if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-                raise ValueError("label indicator matrix y contains NaN or infinity.")
+                raise ValueError(f"label indicator matrix {name} contains NaN or infinity.")
             Y = sp.csr_matrix(arr.astype(np.float64))
             multilabel = True
         else:
             raise ValueError(
-                f"y must be 1-D class labels or a 2-D indicator matrix; got shape {arr.shape}."
+                f"{name} must be 1-D class labels or a 2-D indicator matrix; got shape "
+                f"{arr.shape}."
             )
     if multilabel:
         Y.eliminate_zeros()
         if Y.nnz and not np.all(Y.data == 1):
             bad = Y.data[Y.data != 1][0]
             raise ValueError(
-                f"a 2-D y must be a 0/1 label indicator matrix; found the value {float(bad)}."
+                f"a 2-D {name} must be a 0/1 indicator matrix of labels; found the "
+                f"value {float(bad)}."
             )
         classes = np.arange(Y.shape[1])
     if n_samples is not None and Y.shape[0] != n_samples:
         raise ValueError(
-            f"y has {Y.shape[0]} rows but X has {n_samples} samples; they must match."
+            f"{name} has {Y.shape[0]} rows but X has {n_samples} samples; they must match."
         )
     return Y, classes, multilabel
 

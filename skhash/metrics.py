@@ -3,6 +3,8 @@
 Every function ranks a database by Hamming distance to each query and scores the ranking
 against labels: a database item is *relevant* to a query when the two share at least one
 label (1-D class labels: the same class; 2-D 0/1 indicator matrices: a common column).
+Labels are checked as the supervised hashers check them: class labels are numbers or
+strings compared as values of one type, so a string ``"1"`` never matches a number ``1``.
 
 The work is done a chunk of queries at a time, so the memory used never grows with
 ``n_queries * n_database`` and the metrics scale to large databases. A chunk holds, per
@@ -24,6 +26,7 @@ from sklearn import get_config
 from sklearn.utils import gen_batches
 
 from ._numba import Threads, parallel_jit
+from ._similarity import check_labels, encode_class_labels
 from .codes import check_codes, check_packed
 from .neighbors._kernels import _distance_matrix_kernel, to_words
 
@@ -74,31 +77,14 @@ def _as_label_arrays(y_query, y_db):
             "query and database labels must both be 1-D class labels or both be 2-D "
             f"indicator matrices; got shapes {q.shape} and {d.shape}."
         )
+    # The hashers' label checks (skhash._similarity), so that labels a hasher accepts
+    # score the same way here.
     if q_ndim == 1:
-        q, d = q.reshape(-1), d.reshape(-1)
-        for arr, who in ((q, "query"), (d, "database")):
-            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-                raise ValueError(f"{who} labels contain NaN or infinity.")
-        try:
-            _, inverse = np.unique(np.concatenate([q, d]), return_inverse=True)
-        except TypeError as exc:
-            raise ValueError(
-                "query and database class labels must be comparable values of one type."
-            ) from exc
-        inverse = inverse.ravel().astype(np.int64)
-        return inverse[: len(q)], inverse[len(q) :], False
-    out = []
-    for arr, who in ((q, "query"), (d, "database")):
-        M = sp.csr_matrix(arr, dtype=np.float64)
-        if not np.isfinite(M.data).all():
-            raise ValueError(f"{who} label indicator matrix contains NaN or infinity.")
-        M.eliminate_zeros()
-        if M.nnz and not np.all(M.data == 1):
-            raise ValueError(
-                f"{who} labels: a 2-D label array must be a 0/1 indicator matrix; found "
-                f"the value {M.data[M.data != 1][0]!r}."
-            )
-        out.append(M)
+        _, (q, d) = encode_class_labels(
+            q.reshape(-1), d.reshape(-1), names=("query_labels", "db_labels")
+        )
+        return q, d, False
+    out = [check_labels(q, name="query_labels")[0], check_labels(d, name="db_labels")[0]]
     if out[0].shape[1] != out[1].shape[1]:
         raise ValueError(
             f"query labels have {out[0].shape[1]} columns but database labels have "
@@ -352,12 +338,17 @@ def mean_average_precision(
     query_codes : array-like of shape (n_queries, n_bits)
         Query codes, any numeric or boolean dtype; a bit is set where the value is > 0.
     query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
-        Class labels, or a 0/1 multi-label indicator matrix (dense or sparse).
+        Class labels, or a 0/1 multi-label indicator matrix (dense or sparse). Class
+        labels are numbers or strings, compared as values of one type: ``1``, ``1.0``
+        and ``True`` are the same class, but the string ``"1"`` is never the number
+        ``1``, so string labels on one side and numbers on the other raise a
+        ``ValueError`` (as do None, NaN, and strings mixed with numbers in one array).
     db_codes : array-like of shape (n_database, n_bits), default=None
         Database codes. ``None`` (with ``db_labels=None``) means leave-one-out: every
         query ranks all the other queries.
     db_labels : array-like of shape (n_database,) or (n_database, n_labels), default=None
-        Database labels, in the same form as ``query_labels``.
+        Database labels, in the same form as ``query_labels`` (and of the same type:
+        numbers with numbers, strings with strings).
     k : int, default=None
         Depth of the ranking; ``None`` scores the whole database (mAP@all).
     ties : {"index", "average"}, default="index"

@@ -401,3 +401,46 @@ def test_working_memory_bounds_what_a_chunk_allocates(multilabel, monkeypatch):
     assert got == expected
     assert max(rows) == budget // (5 * n_db)  # as many queries as fit, not fewer
     assert max(peaks) <= budget
+
+
+_METRICS = [
+    mean_average_precision,
+    precision_at_k,
+    precision_recall_within_radius,
+    precision_recall_curve,
+]
+
+
+@pytest.mark.parametrize("metric", _METRICS, ids=lambda m: m.__name__)
+def test_string_and_number_labels_are_never_compared(metric, random_codes):
+    """Query labels "1" against database labels 1 raise a ValueError instead of matching."""
+    q, yq, db, yd = random_codes
+    with pytest.raises(ValueError, match=r"query_labels are strings but db_labels are numbers"):
+        metric(q, yq.astype(str), db, yd)
+    with pytest.raises(ValueError, match=r"query_labels are numbers but db_labels are strings"):
+        metric(q, yq, db, yd.astype(str))
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (None, r"db_labels contains None at position 5"),
+        ("1", r"db_labels mixes label types: .* and '1' \(string, position 5\)"),
+        (float("nan"), r"db_labels contains NaN or infinity \(nan at position 5\)"),
+    ],
+)
+def test_missing_or_mixed_object_labels_are_a_clear_error(bad, match, random_codes):
+    """An object label array holding None, NaN or a string among numbers: a clear ValueError."""
+    q, yq, db, yd = random_codes
+    labels = yd.astype(object)
+    labels[5] = bad
+    with pytest.raises(ValueError, match=match):
+        mean_average_precision(q, yq, db, labels)
+
+
+def test_labels_of_one_kind_score_as_their_values(random_codes):
+    """Strings on both sides, or numbers of mixed dtypes, score like the integer labels."""
+    q, yq, db, yd = random_codes
+    expected = mean_average_precision(q, yq, db, yd)
+    assert mean_average_precision(q, yq.astype(str), db, yd.astype(str)) == expected
+    assert mean_average_precision(q, yq.astype(float), db, yd.astype(object)) == expected

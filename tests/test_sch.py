@@ -459,3 +459,13 @@ def test_large_but_representable_values_give_the_same_model(digits):
     scaled = SCHHasher(**params).fit(X * 1e100, y).transform(X * 1e100)
     # The kernel is the same up to round-off (gamma="scale" follows the scale).
     assert np.mean(codes == scaled) > 0.99
+
+
+@pytest.mark.parametrize("bad, match", [(None, "contains None at position 3"), ("1", "mixes")])
+def test_object_labels_with_none_or_mixed_types_are_a_clear_error(bad, match):
+    """Class labels holding None, or a string among numbers, are a ValueError naming them."""
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = (np.arange(20) % 2).astype(object)
+    y[3] = bad
+    with pytest.raises(ValueError, match=match):
+        SCHHasher(n_bits=4).fit(X, y)

@@ -248,3 +248,41 @@ def test_check_labels_accepts_column_vector_and_sparse():
     assert Y.toarray().tolist() == [[1, 0], [0, 1], [1, 0]]
     _, _, multilabel = check_labels(sp.csr_matrix(np.eye(3)))
     assert multilabel
+
+
+def _objects(*values):
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return arr
+
+
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        (_objects(0, 1, None, 1), r"y contains None at position 2"),
+        (
+            _objects(0, 1, "1", 1),
+            r"mixes label types: 0 \(number, position 0\) and '1' \(string, position 2\)",
+        ),
+        (_objects("a", "b", 2, "a"), r"mixes label types: 'a' .* and 2"),
+        (_objects(0, 1, float("nan"), 1), r"NaN or infinity \(nan at position 2\)"),
+        (_objects(0, 1, {"a": 1}, 1), r"numbers or strings .*dict at position 2"),
+        (np.array([0, 1, 0, 1], dtype="datetime64[D]"), "numbers or strings"),
+    ],
+)
+def test_object_labels_with_missing_or_mixed_values_are_a_clear_error(y, match):
+    """None, NaN, unorderable values and strings mixed with numbers: a ValueError naming them."""
+    with pytest.raises(ValueError, match=match):
+        check_labels(y)
+    with pytest.raises(ValueError, match=match):
+        check_supervision(y, n_samples=4)
+
+
+def test_numbers_of_any_type_are_compared_as_values():
+    """1, 1.0, True and numpy integers are one class; strings are classes of their own."""
+    Y, classes, _ = check_labels(_objects(1, 1.0, True, np.int64(1), 2, np.float32(2.0)))
+    np.testing.assert_array_equal(Y.toarray().argmax(axis=1), [0, 0, 0, 0, 1, 1])
+    assert len(classes) == 2
+    Y, classes, _ = check_labels(_objects("1", "1", "b", np.str_("b")))
+    assert list(classes) == ["1", "b"]
+    np.testing.assert_array_equal(Y.toarray().argmax(axis=1), [0, 0, 1, 1])
