@@ -336,7 +336,7 @@ class SCHHasher(BaseHasher):
         """
         with rollback_on_error(self):
             X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
-            self._check_squared_distances(X)
+            self._check_squared_distances(X, training=True)
             n = X.shape[0]
             rng = check_random_state(self.random_state)
             if self.n_jobs == 0:
@@ -484,21 +484,34 @@ class SCHHasher(BaseHasher):
         self.gamma_ = gamma
         self.constant_bits_ = constant
 
-    def _check_squared_distances(self, X):
-        """Refuse X whose squared distances to the training samples would overflow.
+    def _check_squared_distances(self, X, *, training=False):
+        """Refuse X whose squared distances overflow, or (training data) underflow.
 
         The RBF kernel is built on ``|x − x'|² = |x|² + |x'|² − 2 xᵀx'``. When every
         squared norm is below a quarter of the float64 range (training samples are
         checked in ``fit``, queries here), every term and the result stay finite;
-        beyond it the SVMs' dual coefficients or the kernel values would be NaN.
+        beyond it the SVMs' dual coefficients or the kernel values would be NaN. When
+        the training samples differ but every squared distance between them is below
+        the smallest normal float64, the distances have lost their precision (or are
+        0) and the kernel cannot tell the samples apart.
         """
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", under="ignore"):
             largest = 4.0 * np.einsum("ij,ij->i", X, X, dtype=np.float64).max(initial=0.0)
+            if training:
+                centred = X - X.mean(axis=0)
+                spread = np.einsum("ij,ij->i", centred, centred).max(initial=0.0)
         if not np.isfinite(largest):
             raise ValueError(
                 f"X holds values up to {float(np.abs(X).max()):.3g} in absolute value: "
                 "squared distances between samples overflow float64, and SCHHasher's "
                 "RBF kernel is built on them. Rescale X, for example with "
+                "sklearn.preprocessing.StandardScaler."
+            )
+        if training and spread < np.finfo(np.float64).tiny and np.ptp(X, axis=0).max() > 0:
+            raise ValueError(
+                f"the training samples differ by at most {float(np.ptp(X, axis=0).max()):.3g} "
+                "in any feature: squared distances between them underflow float64, and "
+                "SCHHasher's RBF kernel is built on them. Rescale X, for example with "
                 "sklearn.preprocessing.StandardScaler."
             )
 

@@ -451,12 +451,20 @@ def test_values_whose_squared_distances_overflow_are_a_clear_error(scale, digits
         model.transform(X[:5] * scale)
 
 
-def test_large_but_representable_values_give_the_same_model(digits):
-    """X scaled by 1e100 (squared distances still finite) gives the codes of X itself."""
+def test_training_values_whose_squared_distances_underflow_are_a_clear_error(digits):
+    """Samples so close that their squared distances underflow: a ValueError, not noise codes."""
+    X, y = digits.X_db[:150], digits.y_db[:150]
+    with pytest.raises(ValueError, match=r"differ by at most 1e-300 .*underflow.*Rescale"):
+        SCHHasher(n_bits=4, n_pairs_per_sample=20).fit(X / X.max() * 1e-300, y)
+
+
+@pytest.mark.parametrize("scale", [1e100, 1e-150])
+def test_large_or_small_but_representable_values_give_the_same_model(scale, digits):
+    """X scaled by 1e100 or 1e-150 (squared distances still normal floats): X's own codes."""
     X, y = digits.X_db[:150], digits.y_db[:150]
     params = dict(n_bits=8, n_pairs_per_sample=20, random_state=0)
     codes = SCHHasher(**params).fit(X, y).transform(X)
-    scaled = SCHHasher(**params).fit(X * 1e100, y).transform(X * 1e100)
+    scaled = SCHHasher(**params).fit(X * scale, y).transform(X * scale)
     # The kernel is the same up to round-off (gamma="scale" follows the scale).
     assert np.mean(codes == scaled) > 0.99
 
