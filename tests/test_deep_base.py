@@ -363,8 +363,11 @@ def test_hidden_layer_sizes_empty_is_a_single_linear_layer(digits):
     h = _PairHasher(**_fast(hidden_layer_sizes=())).fit(X, y)
     linear = [m for m in h.module_.modules() if isinstance(m, torch.nn.Linear)]
     assert len(linear) == 1 and linear[0].weight.shape == (8, 64)
-    with pytest.raises(ValueError, match="tuple of positive ints"):
+    with pytest.raises(ValueError, match=r"tuple of positive ints.*got .*\(16, 0\)"):
         _PairHasher(**_fast(hidden_layer_sizes=(16, 0))).fit(X, y)
+    for flag in (True, (16, True)):
+        with pytest.raises(ValueError, match=f"hidden_layer_sizes.*{flag}"):
+            _PairHasher(**_fast(hidden_layer_sizes=flag)).fit(X, y)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])

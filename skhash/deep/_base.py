@@ -15,27 +15,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import validate_data
 
-from .._base import BaseHasher, rollback_on_error
+from .._base import BaseHasher, IntInterval, rollback_on_error
 from .._similarity import check_supervision
 
 __all__ = ["BaseDeepHasher", "DeviceWarning", "PairSupervision"]
-
-
-class _Count(Interval):
-    """``Interval(Integral, ...)`` refusing booleans: ``True`` is no count of anything.
-
-    scikit-learn's ``Interval(Integral, ...)`` takes ``True`` for 1 (``bool`` is an
-    ``Integral``), so ``max_epochs=True`` would train one epoch without a word.
-    """
-
-    def __init__(self, left, right, *, closed):
-        super().__init__(Integral, left, right, closed=closed)
-
-    def is_satisfied_by(self, val):
-        return not isinstance(val, bool) and super().is_satisfied_by(val)
-
-    def __str__(self):
-        return super().__str__().replace("an int", "an int (not a bool)", 1)
 
 
 class DeviceWarning(UserWarning):
@@ -143,7 +126,8 @@ def _cpu_copy(module):
     return copy.deepcopy(module, memo).to("cpu")
 
 
-def _check_hidden_layer_sizes(sizes):
+def _check_hidden_layer_sizes(given):
+    sizes = given
     if isinstance(sizes, Integral) and not isinstance(sizes, bool):
         sizes = (sizes,)
     try:
@@ -155,7 +139,7 @@ def _check_hidden_layer_sizes(sizes):
     ):
         raise ValueError(
             "hidden_layer_sizes must be a tuple of positive ints (() for a single linear "
-            "hash layer)."
+            f"hash layer); got hidden_layer_sizes={given!r}."
         )
     return tuple(int(s) for s in sizes)
 
@@ -479,8 +463,7 @@ class BaseDeepHasher(BaseHasher):
 
     _parameter_constraints: dict = {
         **BaseHasher._parameter_constraints,
-        "n_bits": [_Count(1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", IntInterval(1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "module": [torch.nn.Module, None],
         "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
@@ -488,10 +471,14 @@ class BaseDeepHasher(BaseHasher):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "lr_schedule": [StrOptions({"constant", "cosine"}), callable],
-        "max_epochs": [_Count(1, None, closed="left")],
-        "batch_size": [_Count(1, None, closed="left")],
+        "max_epochs": [IntInterval(1, None, closed="left")],
+        "batch_size": [IntInterval(1, None, closed="left")],
         "device": [str, torch.device],
-        "n_jobs": [_Count(None, -1, closed="right"), _Count(1, None, closed="left"), None],
+        "n_jobs": [
+            IntInterval(None, -1, closed="right"),
+            IntInterval(1, None, closed="left"),
+            None,
+        ],
     }
 
     _requires_labels = True

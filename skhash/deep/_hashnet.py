@@ -5,7 +5,8 @@ from numbers import Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseDeepHasher, _Count
+from .._base import IntInterval
+from ._base import BaseDeepHasher
 from ._losses import hashnet_pair_loss
 
 __all__ = ["HashNetHasher"]
@@ -170,7 +171,7 @@ class HashNetHasher(BaseDeepHasher):
         "beta_init": [Interval(Real, 0, None, closed="neither")],
         "beta_gamma": [Interval(Real, 0, None, closed="left")],
         "beta_power": [Interval(Real, 0, None, closed="left")],
-        "beta_step": [_Count(1, None, closed="left")],
+        "beta_step": [IntInterval(1, None, closed="left")],
     }
 
     def __init__(
