@@ -18,7 +18,7 @@ from skhash import DHAHasher, FisherHasher, HashNetHasher
 from skhash._similarity import check_supervision, label_similarity
 from skhash.codes import pack_codes
 from skhash.deep import BaseDeepHasher, DeviceWarning
-from skhash.deep._base import PairSupervision
+from skhash.deep._base import GeneratorDropout, PairSupervision
 from skhash.deep._losses import hashnet_pair_loss
 from skhash.metrics import mean_average_precision
 
@@ -579,3 +579,19 @@ def test_user_module_random_layers_without_a_generator_are_flagged(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _PairHasher(module=seeded, **_fast(max_epochs=1)).fit(X, y)
+
+
+def test_generator_dropout_drops_with_probability_p_from_its_generator():
+    """Masks from the given generator: rate p, kept values scaled by 1/(1-p), eval is identity."""
+    drop = GeneratorDropout(0.3)
+    x = torch.ones(20_000)
+    drop.generator = torch.Generator().manual_seed(0)
+    first = drop(x)
+    drop.generator = torch.Generator().manual_seed(0)
+    before = torch.get_rng_state()
+    np.testing.assert_array_equal(drop(x).numpy(), first.numpy())
+    assert torch.equal(torch.get_rng_state(), before)
+    assert abs(float((first == 0).float().mean()) - 0.3) < 0.02
+    np.testing.assert_allclose(first[first != 0].numpy(), 1 / 0.7, rtol=1e-6)
+    assert torch.equal(drop.eval()(x), x)
+    assert torch.equal(GeneratorDropout(1.0)(x), torch.zeros_like(x))

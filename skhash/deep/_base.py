@@ -167,6 +167,8 @@ class GeneratorDropout(torch.nn.Module):
     def forward(self, x):
         if not self.training or self.p == 0:
             return x
+        if self.p >= 1:  # a user's torch.nn.Dropout(1.0): everything dropped
+            return torch.zeros_like(x)
         keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.p
         return x * keep.to(x.dtype) / (1.0 - self.p)
 
@@ -677,6 +679,8 @@ class BaseDeepHasher(BaseHasher):
     def _train(self, X32, sup, device, seeds):
         # The fit's own generators, never torch's global ones (shared by every
         # thread): initialisation and batch order on the CPU, dropout on the device.
+        # One generator each, so that the batch order does not depend on how many
+        # weights the network has, nor the masks on the batch order.
         init_generator = torch.Generator().manual_seed(seeds[0])
         generator = torch.Generator().manual_seed(seeds[0])
         dropout_generator = torch.Generator(device=device).manual_seed(seeds[1])
