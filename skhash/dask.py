@@ -4,19 +4,23 @@ This module is optional and imported on its own (``import skhash.dask``); ``impo
 skhash`` never loads Dask. Install the dependency with ``pip install skhash[dask]``.
 """
 
-import copy
 import uuid
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import rollback_on_error
 from .codes import n_bytes
 from .neighbors import HammingNeighbors
-from .neighbors._unsupervised import _query_width_message
+from .neighbors._base import (
+    HammingNeighborsBase,
+    KNeighborsMixin,
+    RadiusNeighborsMixin,
+    query_width_message,
+)
 
 try:
     import dask
@@ -188,29 +192,18 @@ def _merge_keys(*parts, k):
     return keys
 
 
-def _decode_keys(keys, n_total, n_bits, normalize):
-    dist = (keys // n_total).astype(np.int32)
-    ind = keys % n_total
-    if normalize:
-        # The single-machine formula, so the floats are bit-identical.
-        dist = dist.astype(np.float64) / n_bits
-    return dist, ind
+def _decode_keys(keys, n_total, scale):
+    return scale((keys // n_total).astype(np.int32)), keys % n_total
 
 
-def _shard_radius(shard, queries, radius, normalize, offset, dist_dtype):
-    """Neighbours within ``radius`` in one shard, flat: (n_queries, qid, dist, ind)."""
+def _shard_radius(shard, queries, r_bits, offset):
+    """Codes within ``r_bits`` bits in one shard, flat: (n_queries, qid, bits, ind)."""
     if queries is not None and queries.shape[0] == 0:
-        return 0, np.empty(0, np.int64), np.empty(0, dist_dtype), np.empty(0, np.int64)
-    if normalize:
-        shard = copy.copy(shard)  # shares the stored codes; the fitted shard is untouched
-        shard.set_params(normalize=True)
-    dist, ind = shard.radius_neighbors(queries, radius=radius)
-    n_q = len(ind)
-    counts = np.fromiter((len(a) for a in ind), dtype=np.int64, count=n_q)
-    qid = np.repeat(np.arange(n_q, dtype=np.int64), counts)
-    dist = np.concatenate(list(dist)) if n_q else np.empty(0, dist_dtype)
-    ind = np.concatenate(list(ind)) + offset if n_q else np.empty(0, np.int64)
-    return n_q, qid, dist.astype(dist_dtype, copy=False), ind
+        return 0, np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.int64)
+    indptr, dist, ind = shard._radius_csr(queries, r_bits, False)
+    n_q = len(indptr) - 1
+    qid = np.repeat(np.arange(n_q, dtype=np.int64), np.diff(indptr))
+    return n_q, qid, dist, ind + offset
 
 
 def _concat_radius(*parts):
@@ -218,16 +211,22 @@ def _concat_radius(*parts):
     return (n_q, *(np.concatenate([p[j] for p in parts]) for j in (1, 2, 3)))
 
 
-def _split_radius(merged, sort_results):
+def _radius_pieces(merged, sort_results, scale):
+    """Merged shard results as CSR pieces (indptr, distances, indices)."""
     n_q, qid, dist, ind = merged
     # Global indices are unique, so these orders are total: by index, or by
     # (distance, index) when sorted, exactly as on one machine.
     order = np.lexsort((ind, dist, qid) if sort_results else (ind, qid))
-    splits = np.cumsum(np.bincount(qid, minlength=n_q))[:-1]
-    neigh_dist = np.empty(n_q, dtype=object)
-    neigh_ind = np.empty(n_q, dtype=object)
-    neigh_dist[:] = np.split(dist[order], splits) if n_q else []
-    neigh_ind[:] = np.split(ind[order], splits) if n_q else []
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(qid, minlength=n_q))])
+    return indptr.astype(np.int64), scale(dist[order]), ind[order]
+
+
+def _split_radius(pieces):
+    indptr, dist, ind = pieces
+    neigh_dist = np.empty(len(indptr) - 1, dtype=object)
+    neigh_ind = np.empty(len(indptr) - 1, dtype=object)
+    neigh_dist[:] = np.split(dist, indptr[1:-1])
+    neigh_ind[:] = np.split(ind, indptr[1:-1])
     return neigh_dist, neigh_ind
 
 
@@ -246,7 +245,7 @@ def _tree(parts, merge, split_every, name, **kwargs):
 # --- the estimator --------------------------------------------------------------------------
 
 
-class DaskHammingNeighbors(BaseEstimator):
+class DaskHammingNeighbors(KNeighborsMixin, RadiusNeighborsMixin, HammingNeighborsBase):
     """Exact Hamming k-NN and radius search over a code database sharded by Dask.
 
     The database is a dask array of codes partitioned by rows; each row block becomes
@@ -257,7 +256,9 @@ class DaskHammingNeighbors(BaseEstimator):
     Only queries and k candidates per query and shard travel; the shards stay put.
 
     The results are identical to ``HammingNeighbors`` fitted on the whole database
-    (``dask.array.compute`` of it), distances, indices and the order of ties included.
+    (``dask.array.compute`` of it), distances, indices and the order of ties included,
+    and so are the graphs of :meth:`kneighbors_graph` and
+    :meth:`radius_neighbors_graph`.
 
     Read more in :doc:`/scaling`.
 
@@ -267,31 +268,41 @@ class DaskHammingNeighbors(BaseEstimator):
         Number of neighbours returned by :meth:`kneighbors` by default.
     radius : float, default=2
         Range of :meth:`radius_neighbors` by default: a number of differing bits, or a
-        fraction of ``n_bits_`` when ``normalize=True``.
+        fraction of ``n_bits_`` with ``metric="hamming"``.
+    algorithm : {"auto", "brute", "mih"}, default="auto"
+        Search algorithm of every shard's :class:`~skhash.HammingNeighbors`
+        (exhaustive kernel or multi-index hashing); all give the same results.
+    leaf_size : int, default=30
+        Accepted for compatibility with ``NearestNeighbors``; changes nothing.
+    metric : {"bitcount", "hamming"}, default="bitcount"
+        ``"bitcount"``: distances (and ``radius``) are numbers of differing bits.
+        ``"hamming"``: scikit-learn's ``metric="hamming"``, fractions of the bits.
+    p : float, default=2
+        Accepted for compatibility with ``NearestNeighbors``; changes nothing.
+    metric_params : None
+        Must be None (or empty).
+    n_jobs : int, default=None
+        Threads of each shard's search kernel. None means 1, the usual choice when
+        Dask already runs one task per core.
     packed : bool, default=False
         If True, the codes are packed uint8 bytes (as from a hasher's ``encode`` or
         :func:`encode`); otherwise any numeric codes with bit = value > 0. As in
         :class:`~skhash.HammingNeighbors`.
     n_bits : int, default=None
         With ``packed=True``, the code length when it is not ``8 * n_bytes``.
-    normalize : bool, default=False
-        If True, distances (and ``radius``) are fractions of ``n_bits_``, as
-        scikit-learn's ``metric="hamming"``; otherwise integer bit counts.
-    n_jobs : int, default=None
-        Threads of each shard's search kernel. None means 1, the usual choice when
-        Dask already runs one task per core.
-    algorithm : {"auto", "brute", "mih"}, default="auto"
-        Search algorithm of every shard's :class:`~skhash.HammingNeighbors`
-        (exhaustive kernel or multi-index hashing); all give the same results.
     n_substrings : int, default=None
         Substrings per code for multi-index hashing in each shard; None lets each
         shard choose from its size, as :class:`~skhash.HammingNeighbors` does.
+    normalize : bool
+        Deprecated: ``normalize=True`` is ``metric="hamming"``.
     split_every : int, default=8
         Fan-in of the tree reduction that merges per-shard candidates: each merge
         task combines up to this many candidate lists.
 
     Attributes
     ----------
+    effective_metric_ : {"bitcount", "hamming"}
+        The metric the queries use, fixed at fit.
     n_bits_ : int
         Number of bits per code.
     n_samples_fit_ : int
@@ -320,7 +331,8 @@ class DaskHammingNeighbors(BaseEstimator):
     order is total the merge is associative, so any reduction tree gives the
     single-machine answer, ties included. Radius search concatenates the per-shard
     lists and orders them by index (or by distance, then index, with
-    ``sort_results=True``).
+    ``sort_results=True``). The shards count bits; distances become fractions
+    (``metric="hamming"``) after the merge, with the single-machine formula.
 
     Laziness. :meth:`fit` builds and persists the shard indexes (with the active Dask
     scheduler: a ``distributed.Client`` if one exists) and waits for them, so invalid
@@ -353,14 +365,7 @@ class DaskHammingNeighbors(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "radius": [Interval(Real, 0, None, closed="both")],
-        "packed": ["boolean"],
-        "n_bits": [Interval(Integral, 1, None, closed="left"), None],
-        "normalize": ["boolean"],
-        "n_jobs": [Integral, None],
-        "algorithm": [StrOptions({"auto", "brute", "mih"})],
-        "n_substrings": [Interval(Integral, 1, None, closed="left"), None],
+        **HammingNeighborsBase._parameter_constraints,
         "split_every": [Interval(Integral, 2, None, closed="left")],
     }
 
@@ -369,22 +374,30 @@ class DaskHammingNeighbors(BaseEstimator):
         n_neighbors=5,
         radius=2,
         *,
+        algorithm="auto",
+        leaf_size=30,
+        metric="bitcount",
+        p=2,
+        metric_params=None,
+        n_jobs=None,
         packed=False,
         n_bits=None,
-        normalize=False,
-        n_jobs=None,
-        algorithm="auto",
         n_substrings=None,
+        normalize="deprecated",
         split_every=8,
     ):
         self.n_neighbors = n_neighbors
         self.radius = radius
+        self.algorithm = algorithm
+        self.leaf_size = leaf_size
+        self.metric = metric
+        self.p = p
+        self.metric_params = metric_params
+        self.n_jobs = n_jobs
         self.packed = packed
         self.n_bits = n_bits
-        self.normalize = normalize
-        self.n_jobs = n_jobs
-        self.algorithm = algorithm
         self.n_substrings = n_substrings
+        self.normalize = normalize
         self.split_every = split_every
 
     # --- fit --------------------------------------------------------------------------
@@ -409,24 +422,20 @@ class DaskHammingNeighbors(BaseEstimator):
             The fitted index.
         """
         with rollback_on_error(self):
-            if self.n_jobs == 0:
-                raise ValueError(
-                    "n_jobs=0 is not a number of jobs; use a positive integer, -1 for "
-                    "every processor, or None."
-                )
+            self._fit_params()
+            self._check_dense(X)
             X = _as_dask_rows(X)
-            if self.packed and X.dtype != np.uint8:
+            if self._packed and X.dtype != np.uint8:
                 raise ValueError(
                     "With packed=True the codes must be uint8 bytes (as from "
                     f"skhash.dask.encode or numpy.packbits); got dtype {X.dtype}. Pass "
                     "packed=False for unpacked codes."
                 )
             params = {
-                "packed": self.packed,
+                "packed": self._packed,
                 "n_bits": self.n_bits,
-                "normalize": False,
                 "n_jobs": self.n_jobs,
-                "algorithm": self.algorithm,
+                "algorithm": self._algorithm,
                 "n_substrings": self.n_substrings,
             }
             token = uuid.uuid4().hex
@@ -456,8 +465,6 @@ class DaskHammingNeighbors(BaseEstimator):
             self.shard_offsets_ = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
             self.shards_ = tuple(None if n == 0 else s for s, n in zip(shards, sizes, strict=True))
             self._fit_codes = X
-            # Queries follow the layout fixed here, whatever set_params changes later.
-            self._packed = bool(self.packed)
         return self
 
     # --- queries ----------------------------------------------------------------------
@@ -470,14 +477,13 @@ class DaskHammingNeighbors(BaseEstimator):
             return True, [
                 (b, s, int(n)) for s, (b, n) in enumerate(zip(blocks, sizes, strict=True))
             ]
-        lazy = isinstance(X, da.Array)
-        if lazy:
-            X = _as_dask_rows(X)
-        else:
-            X = check_array(X, dtype="numeric")
+        if not isinstance(X, da.Array):
+            X = self._validate_codes(X, reset=False)
+            return False, [(delayed(X), None, X.shape[0])]
+        X = _as_dask_rows(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                _query_width_message(
+                query_width_message(
                     X.shape[1],
                     packed=self._packed,
                     n_bits=self.n_bits_,
@@ -489,10 +495,8 @@ class DaskHammingNeighbors(BaseEstimator):
             raise ValueError(
                 f"With packed=True the query codes must be uint8 bytes; got dtype {X.dtype}."
             )
-        if lazy:
-            blocks = X.to_delayed()[:, 0]
-            return True, [(b, None, n) for b, n in zip(blocks, X.chunks[0], strict=True)]
-        return False, [(delayed(X), None, X.shape[0])]
+        blocks = X.to_delayed()[:, 0]
+        return True, [(b, None, n) for b, n in zip(blocks, X.chunks[0], strict=True)]
 
     def _split_every(self):
         """``split_every``, checked at query time (it may have been set after fit)."""
@@ -541,28 +545,13 @@ class DaskHammingNeighbors(BaseEstimator):
         Returns
         -------
         neigh_dist : ndarray or dask array of shape (n_queries, n_neighbors)
-            Distances, int32 bit counts (float64 fractions with ``normalize=True``),
+            Distances, int32 bit counts (float64 fractions with ``metric="hamming"``),
             increasing along each row. Only returned if ``return_distance=True``.
         neigh_ind : ndarray or dask array of shape (n_queries, n_neighbors)
             Global database indices (int64); equal distances in increasing index order.
         """
         check_is_fitted(self)
-        if n_neighbors is None:
-            n_neighbors = self.n_neighbors
-        elif not isinstance(n_neighbors, Integral) or isinstance(n_neighbors, bool):
-            raise TypeError(
-                f"n_neighbors does not take {type(n_neighbors)} value, enter integer value"
-            )
-        elif n_neighbors <= 0:
-            raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}")
-        k = int(n_neighbors)
-        limit = self.n_samples_fit_ - 1 if X is None else self.n_samples_fit_
-        if k > limit:
-            inequality = "<" if X is None else "<="
-            raise ValueError(
-                f"Expected n_neighbors {inequality} n_samples_fit, but "
-                f"n_neighbors = {k}, n_samples_fit = {self.n_samples_fit_}."
-            )
+        k = self._check_n_neighbors(n_neighbors, X is None)
         split_every = self._split_every()
         lazy, qblocks = self._query_blocks(X)
         n_total = self.n_samples_fit_
@@ -586,23 +575,59 @@ class DaskHammingNeighbors(BaseEstimator):
                 )
             keys = _tree(parts, _merge_keys, split_every, f"skhash-knn-merge-{token}-{b}", k=k)
             out = delayed(_decode_keys, nout=2)(
-                keys,
-                n_total,
-                self.n_bits_,
-                self.normalize,
-                dask_key_name=(f"skhash-knn-{token}", b),
+                keys, n_total, self._scale, dask_key_name=(f"skhash-knn-{token}", b)
             )
             dists.append(out[0])
             inds.append(out[1])
             sizes.append(n_rows)
-        dist_dtype = np.float64 if self.normalize else np.int32
         if not lazy and return_distance:
             dist, ind = dask.compute(dists[0], inds[0])
             return dist, ind
         ind = self._assemble(lazy, inds, sizes, np.int64, k)
         if not return_distance:
             return ind
+        dist_dtype = np.float64 if self.effective_metric_ == "hamming" else np.int32
         return self._assemble(lazy, dists, sizes, dist_dtype, k), ind
+
+    def _radius_blocks(self, X, r_bits, sort_results):
+        """(lazy, delayed CSR pieces per query block, rows per query block)."""
+        split_every = self._split_every()
+        lazy, qblocks = self._query_blocks(X)
+        token = uuid.uuid4().hex
+        pieces, sizes = [], []
+        for b, (qb, own, n_rows) in enumerate(qblocks):
+            parts = [
+                delayed(_shard_radius)(
+                    shard,
+                    None if is_own else qb,
+                    r_bits,
+                    offset,
+                    dask_key_name=(f"skhash-radius-shard-{token}", b, offset),
+                )
+                for shard, _, offset, is_own in self._shards_for(own)
+            ]
+            merged = _tree(parts, _concat_radius, split_every, f"skhash-radius-merge-{token}-{b}")
+            pieces.append(
+                delayed(_radius_pieces)(
+                    merged, sort_results, self._scale, dask_key_name=(f"skhash-radius-{token}", b)
+                )
+            )
+            sizes.append(n_rows)
+        return lazy, pieces, sizes
+
+    def _radius_csr(self, X, r_bits, sort_results):
+        """Radius search, computed, as CSR pieces over all query blocks."""
+        _, pieces, _ = self._radius_blocks(X, r_bits, sort_results)
+        pieces = dask.compute(*pieces)
+        indptr, total = [np.zeros(1, dtype=np.int64)], 0
+        for p in pieces:
+            indptr.append(p[0][1:] + total)
+            total += p[0][-1]
+        return (
+            np.concatenate(indptr),
+            np.concatenate([p[1] for p in pieces]),
+            np.concatenate([p[2] for p in pieces]),
+        )
 
     def radius_neighbors(self, X=None, radius=None, return_distance=True, sort_results=False):
         """Find the codes within Hamming distance ``radius`` of each query, over all shards.
@@ -612,7 +637,7 @@ class DaskHammingNeighbors(BaseEstimator):
         X : array-like or dask array of shape (n_queries, n_features), default=None
             Query codes; see :meth:`kneighbors` for lazy and computed results.
         radius : float, default=None
-            Range: a bit count, or a fraction of ``n_bits_`` with ``normalize=True``;
+            Range: a bit count, or a fraction of ``n_bits_`` with ``metric="hamming"``;
             ``self.radius`` if None. Codes at distance ``<= radius`` are returned.
         return_distance : bool, default=True
             Whether to return the distances.
@@ -628,47 +653,16 @@ class DaskHammingNeighbors(BaseEstimator):
         neigh_ind : ndarray or dask array of shape (n_queries,), dtype object
             One int64 array of global indices per query.
         """
-        check_is_fitted(self)
         if sort_results and not return_distance:
             raise ValueError("return_distance must be True if sort_results is True.")
-        if radius is None:
-            radius = self.radius
-        if not isinstance(radius, Real) or isinstance(radius, bool) or not radius >= 0:
-            raise ValueError(
-                f"radius must be a non-negative number (a bit count, or a fraction when "
-                f"normalize=True); got radius={radius!r}."
-            )
-        split_every = self._split_every()
-        lazy, qblocks = self._query_blocks(X)
-        dist_dtype = np.float64 if self.normalize else np.int32
-        token = uuid.uuid4().hex
-        dists, inds, sizes = [], [], []
-        for b, (qb, own, n_rows) in enumerate(qblocks):
-            parts = [
-                delayed(_shard_radius)(
-                    shard,
-                    None if is_own else qb,
-                    radius,
-                    self.normalize,
-                    offset,
-                    dist_dtype,
-                    dask_key_name=(f"skhash-radius-shard-{token}", b, offset),
-                )
-                for shard, _, offset, is_own in self._shards_for(own)
-            ]
-            merged = _tree(
-                parts, _concat_radius, split_every, f"skhash-radius-merge-{token}-{b}"
-            )
-            out = delayed(_split_radius, nout=2)(
-                merged, sort_results, dask_key_name=(f"skhash-radius-{token}", b)
-            )
-            dists.append(out[0])
-            inds.append(out[1])
-            sizes.append(n_rows)
-        if not lazy and return_distance:
-            dist, ind = dask.compute(dists[0], inds[0])
-            return dist, ind
-        ind = self._assemble(lazy, inds, sizes, object, None)
+        check_is_fitted(self)
+        r_bits = self._radius_in_bits(radius)
+        lazy, pieces, sizes = self._radius_blocks(X, r_bits, sort_results)
+        if not lazy:
+            neigh_dist, neigh_ind = _split_radius(pieces[0].compute())
+            return (neigh_dist, neigh_ind) if return_distance else neigh_ind
+        splits = [delayed(_split_radius, nout=2)(p) for p in pieces]
+        ind = self._assemble(lazy, [s[1] for s in splits], sizes, object, None)
         if not return_distance:
             return ind
-        return self._assemble(lazy, dists, sizes, object, None), ind
+        return self._assemble(lazy, [s[0] for s in splits], sizes, object, None), ind

@@ -6,6 +6,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skhash
+import skhash.neighbors
 
 # Parameters that keep the checks fast (few epochs, few rounds); everything else is
 # the estimator's default. An estimator not listed here is checked with its defaults.
@@ -23,8 +24,9 @@ FAST_PARAMS = {
 
 
 def _public_estimators():
-    for name in sorted(skhash.__all__):
-        obj = getattr(skhash, name)
+    public = {name: getattr(skhash, name) for name in skhash.__all__}
+    public.update((name, getattr(skhash.neighbors, name)) for name in skhash.neighbors.__all__)
+    for name, obj in sorted(public.items()):
         if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
             yield obj(**FAST_PARAMS.get(name, {}))
 

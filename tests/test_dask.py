@@ -144,17 +144,15 @@ def test_kneighbors_identical_to_single_machine(tied_codes, layout, packed, quer
     assert (kth_next == ref_dist[:, -1]).mean() > 0.3
 
 
-@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("metric", ["bitcount", "hamming"])
 @pytest.mark.parametrize("split_every", [2, 8])
 @pytest.mark.parametrize("algorithm", ["brute", "mih"])
-def test_kneighbors_any_fan_in_normalize_and_algorithm(
-    tied_codes, normalize, split_every, algorithm
-):
-    """Any merge fan-in and shard algorithm give the same answers; normalize=True gives
-    HammingNeighbors' float fractions bit for bit."""
+def test_kneighbors_any_fan_in_metric_and_algorithm(tied_codes, metric, split_every, algorithm):
+    """Any merge fan-in and shard algorithm give the same answers; metric='hamming'
+    gives HammingNeighbors' float fractions bit for bit."""
     D, Q = tied_codes
     db = da.from_array(D, chunks=(_chunks(len(D), "small")[0], 16))
-    params = {"n_neighbors": 25, "normalize": normalize, "algorithm": algorithm}
+    params = {"n_neighbors": 25, "metric": metric, "algorithm": algorithm}
     dist, ind = DaskHammingNeighbors(split_every=split_every, **params).fit(db).kneighbors(Q)
     ref_dist, ref_ind = HammingNeighbors(**params).fit(D).kneighbors(Q)
     np.testing.assert_array_equal(ind, ref_ind)
@@ -163,15 +161,15 @@ def test_kneighbors_any_fan_in_normalize_and_algorithm(
 
 
 @pytest.mark.parametrize("sort_results", [False, True])
-@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("metric", ["bitcount", "hamming"])
 @pytest.mark.parametrize("queries", ["X", "dask", "None"])
-def test_radius_neighbors_identical_to_single_machine(tied_codes, sort_results, normalize, queries):
+def test_radius_neighbors_identical_to_single_machine(tied_codes, sort_results, metric, queries):
     """Radius search over shards equals HammingNeighbors: same lists, in the same order."""
     D, Q = tied_codes
-    radius = 3 / 16 if normalize else 3
+    radius = 3 / 16 if metric == "hamming" else 3
     db = da.from_array(D, chunks=(_chunks(len(D), "uneven")[0], 16))
-    index = DaskHammingNeighbors(radius=radius, normalize=normalize, algorithm="mih").fit(db)
-    ref = HammingNeighbors(radius=radius, normalize=normalize).fit(D)
+    index = DaskHammingNeighbors(radius=radius, metric=metric, algorithm="mih").fit(db)
+    ref = HammingNeighbors(radius=radius, metric=metric).fit(D)
     X = _queries(queries, Q)
     dist, ind = _compute(*index.radius_neighbors(X, sort_results=sort_results))
     ref_dist, ref_ind = ref.radius_neighbors(None if X is None else Q, sort_results=sort_results)
@@ -254,7 +252,7 @@ def test_errors_name_the_problem(tied_codes):
         index.kneighbors(n_neighbors=len(D))
     with pytest.raises(ValueError, match="Expected n_neighbors > 0"):
         index.kneighbors(Q, n_neighbors=0)
-    with pytest.raises(ValueError, match="X has 8 columns"):
+    with pytest.raises(ValueError, match="X has 8 features"):
         index.kneighbors(Q[:, :8])
     with pytest.raises(ValueError, match="radius must be a non-negative number"):
         index.radius_neighbors(Q, radius=-1)
@@ -265,8 +263,8 @@ def test_errors_name_the_problem(tied_codes):
 @pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("lazy", [False, True])
 def test_query_of_the_wrong_width_is_named_in_bits_and_bytes(tied_codes, packed, lazy):
-    """Queries of the wrong width are refused in bits and bytes, with the message
-    HammingNeighbors gives (not sklearn's "features")."""
+    """Queries of the wrong width are refused in bits (scikit-learn's "features") or
+    bytes, with the message HammingNeighbors gives."""
     D, Q = tied_codes
     D, Q = _as_input(D, packed), _as_input(Q, packed)
     bad = Q[:, :1]
@@ -280,14 +278,14 @@ def test_query_of_the_wrong_width_is_named_in_bits_and_bytes(tied_codes, packed,
         )
     else:
         expected = (
-            "X has 1 columns (1 bits per code), but DaskHammingNeighbors was fitted on "
-            "16-bit codes: queries need one column per bit (packed=False), 16 columns."
+            "X has 1 features, but DaskHammingNeighbors is expecting 16 features as input: "
+            "it was fitted on 16-bit codes, and queries need one column per bit"
         )
     for query in (index.kneighbors, index.radius_neighbors):
         with pytest.raises(ValueError) as exc:
             query(bad)
         assert expected in str(exc.value)
-        assert "features" not in str(exc.value)
+        assert packed == ("features" not in str(exc.value))
     single = HammingNeighbors(packed=packed).fit(D)
     with pytest.raises(ValueError) as single_exc:
         single.kneighbors(Q[:, :1])

@@ -56,10 +56,10 @@ def _assert_knn_matches_sklearn(ours, theirs, true_dist):
 @pytest.mark.parametrize("codes", ["itq16", "lsh64"])
 @pytest.mark.parametrize("queries", ["X", "None"])
 def test_kneighbors_equals_sklearn_hamming(digit_codes, codes, queries):
-    """normalize=True k-NN equals NearestNeighbors(metric='hamming'), also for X=None."""
+    """metric='hamming' k-NN equals NearestNeighbors(metric='hamming'), also for X=None."""
     D, Q = digit_codes[codes]
     Xq = Q if queries == "X" else None
-    ours = HammingNeighbors(n_neighbors=10, normalize=True).fit(D).kneighbors(Xq)
+    ours = HammingNeighbors(n_neighbors=10, metric="hamming").fit(D).kneighbors(Xq)
     nn = NearestNeighbors(n_neighbors=10, metric="hamming", algorithm="brute").fit(D)
     theirs = nn.kneighbors(Xq)
     true = (
@@ -71,12 +71,12 @@ def test_kneighbors_equals_sklearn_hamming(digit_codes, codes, queries):
 @pytest.mark.parametrize("codes", ["itq16", "lsh64"])
 @pytest.mark.parametrize("queries", ["X", "None"])
 def test_radius_neighbors_equals_sklearn_hamming(digit_codes, codes, queries):
-    """normalize=True radius search returns sklearn's neighbours and distances exactly."""
+    """metric='hamming' radius search returns sklearn's neighbours and distances exactly."""
     D, Q = digit_codes[codes]
     Xq = Q if queries == "X" else None
     n_bits = D.shape[1]
     radius = 3 / n_bits if codes == "itq16" else 14 / n_bits
-    ours = HammingNeighbors(normalize=True).fit(D)
+    ours = HammingNeighbors(metric="hamming").fit(D)
     nn = NearestNeighbors(metric="hamming", algorithm="brute").fit(D)
     d1, i1 = ours.radius_neighbors(Xq, radius=radius, sort_results=True)
     d2, i2 = nn.radius_neighbors(Xq, radius=radius, sort_results=True)
@@ -96,7 +96,7 @@ def test_graphs_equal_sklearn(digit_codes, mode, queries):
     """radius_neighbors_graph equals sklearn's; kneighbors_graph too on 64-bit codes."""
     D, Q = digit_codes["lsh64"]
     Xq = Q if queries == "X" else None
-    ours = HammingNeighbors(n_neighbors=3, normalize=True).fit(D)
+    ours = HammingNeighbors(n_neighbors=3, metric="hamming").fit(D)
     nn = NearestNeighbors(n_neighbors=3, metric="hamming", algorithm="brute").fit(D)
     A = ours.radius_neighbors_graph(Xq, radius=12 / 64, mode=mode)
     B = nn.radius_neighbors_graph(Xq, radius=12 / 64, mode=mode)
@@ -172,15 +172,15 @@ def test_input_formats_give_the_same_index():
         np.testing.assert_array_equal(i, results["real"][1], err_msg=name)
 
 
-def test_packed_partial_byte_normalize_uses_n_bits():
+def test_packed_partial_byte_fractions_use_n_bits():
     """packed=True with n_bits=12: fractions over 12 bits, padding bits ignored."""
     rng = np.random.default_rng(3)
     D = rng.random((100, 12)) < 0.5
     Q = rng.random((5, 12)) < 0.5
     Dp, Qp = pack_codes(D), pack_codes(Q)
     Qp[:, -1] |= 0x0F  # garbage in the padding bits must not count
-    packed = HammingNeighbors(n_neighbors=5, packed=True, n_bits=12, normalize=True).fit(Dp)
-    plain = HammingNeighbors(n_neighbors=5, normalize=True).fit(D)
+    packed = HammingNeighbors(n_neighbors=5, packed=True, n_bits=12, metric="hamming").fit(Dp)
+    plain = HammingNeighbors(n_neighbors=5, metric="hamming").fit(D)
     assert packed.n_bits_ == 12 and packed.n_features_in_ == 2 and plain.n_features_in_ == 12
     for a, b in zip(packed.kneighbors(Qp), plain.kneighbors(Q), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -194,7 +194,7 @@ def test_normalized_radius_is_exact_at_fractions():
     D = rng.random((500, 30)) < 0.5
     Q = rng.random((10, 30)) < 0.5
     ref = _brute(Q, D)
-    index = HammingNeighbors(normalize=True).fit(D)
+    index = HammingNeighbors(metric="hamming").fit(D)
     for radius in (0.0, 0.1, 7 / 30, 0.3 - 1e-12, 1.0):
         ind = index.radius_neighbors(Q, radius=radius, return_distance=False)
         for q in range(len(Q)):
@@ -313,7 +313,7 @@ def test_query_errors_name_the_problem():
     rng = np.random.default_rng(10)
     D = rng.random((20, 16)) < 0.5
     index = HammingNeighbors().fit(D)
-    with pytest.raises(ValueError, match=r"X has 8 columns \(8 bits per code\), .* 16-bit codes"):
+    with pytest.raises(ValueError, match=r"X has 8 features, .* fitted on 16-bit codes"):
         index.kneighbors(D[:, :8])
     with pytest.raises(ValueError, match="NaN"):
         index.kneighbors(np.full((2, 16), np.nan))
@@ -383,7 +383,7 @@ def test_mih_kneighbors_identical_to_brute(n_bits, n_substrings, path, monkeypat
     mih = HammingNeighbors(algorithm="mih", n_substrings=n_substrings).fit(D)
     brute = HammingNeighbors(algorithm="brute").fit(D)
     assert mih.n_substrings_ >= 2 and brute.n_substrings_ is None
-    scanned = mih._mih.kneighbors(mih._to_words(Q), 10, return_work=True)[2][:, 2]
+    scanned = mih._policy.tables.kneighbors(mih._to_words(Q), 10, return_work=True)[2][:, 2]
     assert not scanned.any() if path == "probes" else scanned.any()
     for Xq in (Q, None):
         for k in (1, 10, 60):
@@ -433,7 +433,7 @@ def test_mih_on_long_codes_and_few_samples_finishes_by_a_scan():
     np.testing.assert_array_equal(got[1], expected[1])
     for Xq in (Q[:20], None):
         np.testing.assert_array_equal(mih.kneighbors(Xq)[1], brute.kneighbors(Xq)[1])
-    work = mih._mih.kneighbors(mih._to_words(Q), 10, return_work=True)[2]
+    work = mih._policy.tables.kneighbors(mih._to_words(Q), 10, return_work=True)[2]
     assert work[:, 2].all()  # every query fell back to the scan
     assert (600 * work[:, 0] <= 1500).all()  # probes within one scan's cost
     assert seconds < 5  # was minutes: up to C(22, 9) probes per table and query
@@ -456,7 +456,7 @@ def test_mih_bad_n_substrings_keeps_previous_fit():
 
 def _spy_searches(monkeypatch):
     """Count the queries answered by the exhaustive kernel and by the tables."""
-    import skhash.neighbors._unsupervised as unsupervised
+    import skhash.neighbors._base as base
     from skhash.neighbors._mih import MIHIndex
 
     counts = {"brute": 0, "mih": 0}
@@ -468,13 +468,9 @@ def _spy_searches(monkeypatch):
 
         return spy
 
+    monkeypatch.setattr(base, "kneighbors_words", wrap(base.kneighbors_words, "brute", 0))
     monkeypatch.setattr(
-        unsupervised, "kneighbors_words", wrap(unsupervised.kneighbors_words, "brute", 0)
-    )
-    monkeypatch.setattr(
-        unsupervised,
-        "radius_neighbors_words",
-        wrap(unsupervised.radius_neighbors_words, "brute", 0),
+        base, "radius_neighbors_words", wrap(base.radius_neighbors_words, "brute", 0)
     )
     monkeypatch.setattr(MIHIndex, "kneighbors", wrap(MIHIndex.kneighbors, "mih", 1))
     monkeypatch.setattr(MIHIndex, "radius_neighbors", wrap(MIHIndex.radius_neighbors, "mih", 1))
@@ -505,15 +501,15 @@ def test_auto_on_a_large_index_equals_brute(large_codes, kind, branch, monkeypat
     branch: by default no tables are built for 50 queries; with free tables they are
     built after the 32 exhaustive pilot queries; with costly probes never."""
     import skhash.neighbors._mih as mih
-    import skhash.neighbors._unsupervised as unsupervised
+    import skhash.neighbors._policy as policy
 
     if branch == "tables win":
         monkeypatch.setattr(mih, "PROBE_COST", 0.0)
         monkeypatch.setattr(mih, "LISTED_ROW_COST", 0.0)
-        monkeypatch.setattr(unsupervised, "_BUILD_COST", 0.0)
+        monkeypatch.setattr(policy, "BUILD_COST", 0.0)
     elif branch == "scan wins":
         monkeypatch.setattr(mih, "PROBE_COST", 1e12)
-        monkeypatch.setattr(unsupervised, "_BUILD_COST", 0.0)
+        monkeypatch.setattr(policy, "BUILD_COST", 0.0)
     Dp, Qp, brute = large_codes[kind]
     auto = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
     assert auto.n_substrings_ is None  # no tables at fit
@@ -544,14 +540,14 @@ def test_auto_builds_tables_when_the_saved_scans_pay_for_them(large_codes, monke
     """'auto' answers by the scan until the scan time the tables would have saved (past
     calls and this one) covers their build time, then builds them and uses them."""
     import skhash.neighbors._mih as mih
-    import skhash.neighbors._unsupervised as unsupervised
+    import skhash.neighbors._policy as policy
 
     Dp, Qp, brute = large_codes["clustered"]
     n = len(Dp)
     # Tables estimated at half a scan per query; building them costs 100 queries' saving.
     monkeypatch.setattr(mih, "estimated_cost", lambda probes, listed: np.full(len(probes), n / 2))
     auto = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
-    monkeypatch.setattr(unsupervised, "_BUILD_COST", 100 * 0.5 / auto._m)
+    monkeypatch.setattr(policy, "BUILD_COST", 100 * 0.5 / auto._policy.m)
     counts = _spy_searches(monkeypatch)
     Q40 = Qp[:40]
     expected = brute.kneighbors(Q40, n_neighbors=10)
@@ -572,13 +568,11 @@ def test_auto_builds_tables_when_the_saved_scans_pay_for_them(large_codes, monke
 def test_auto_estimates_once_per_k_and_radius(large_codes, monkeypatch):
     """'auto' estimates the tables' cost on the first call for a given k (or radius)
     only; later calls reuse the decision, and a refit forgets it."""
-    import skhash.neighbors._unsupervised as unsupervised
+    import skhash.neighbors._policy as policy
 
     calls = []
-    real = unsupervised.estimate_work
-    monkeypatch.setattr(
-        unsupervised, "estimate_work", lambda *a, **kw: calls.append(1) or real(*a, **kw)
-    )
+    real = policy.estimate_work
+    monkeypatch.setattr(policy, "estimate_work", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     Dp, Qp, _ = large_codes["uniform"]
     auto = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
     for _ in range(3):
@@ -606,10 +600,10 @@ def test_auto_cost_estimate_is_the_tables_work(n_neighbors, monkeypatch):
     Q = np.vstack([_clustered_codes(rng, 30, 64), rng.random((10, 64)) < 0.5])
     mih = HammingNeighbors(algorithm="mih", n_substrings=4).fit(D)
     Qw = mih._to_words(Q)
-    d, _, work = mih._mih.kneighbors(Qw, n_neighbors, return_work=True)
-    radii = knn_radii(d[:, -1], mih._mih.sub_bits)
+    d, _, work = mih._policy.tables.kneighbors(Qw, n_neighbors, return_work=True)
+    radii = knn_radii(d[:, -1], mih._policy.tables.sub_bits)
     rows = np.ascontiguousarray(mih._db_words.T)
-    probes, listed = estimate_work(Qw, rows, len(D), 64, mih._mih.edges, radii)
+    probes, listed = estimate_work(Qw, rows, len(D), 64, mih._policy.tables.edges, radii)
     np.testing.assert_array_equal(probes, work[:, 0])
     np.testing.assert_array_equal(listed, work[:, 1])
 
@@ -624,7 +618,7 @@ def test_auto_pilot_queries_are_spread_over_the_call(large_codes):
     def estimate(Q):
         auto = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
         auto.kneighbors(Q)
-        return auto._auto_cost[("k", 10)]
+        return auto._policy.cost[("k", 10)]
 
     cost_near, cost_far = (
         estimate(np.repeat(near, 64, axis=0)),
@@ -638,18 +632,18 @@ def test_auto_pilot_queries_are_spread_over_the_call(large_codes):
     auto.radius_neighbors(stream, radius=3)
     auto_near = HammingNeighbors(n_neighbors=10, packed=True).fit(Dp)
     auto_near.radius_neighbors(np.repeat(near, 64, axis=0), radius=3)
-    assert auto._auto_cost[("radius", 3)] > auto_near._auto_cost[("radius", 3)]
+    assert auto._policy.cost[("radius", 3)] > auto_near._policy.cost[("radius", 3)]
 
 
 @pytest.mark.parametrize("n_neighbors", [1, 10])
 def test_auto_pilot_queries_of_the_fitted_codes_exclude_themselves(n_neighbors, monkeypatch):
     """With X=None, 'auto' answers its pilot queries (spread over the fitted codes) and
     the rows between them exactly as brute does, each code excluding itself."""
-    import skhash.neighbors._unsupervised as unsupervised
+    import skhash.neighbors._policy as policy
 
     _probes_only(monkeypatch)
-    monkeypatch.setattr(unsupervised, "_AUTO_MIN_SAMPLES", 0)
-    monkeypatch.setattr(unsupervised, "_BUILD_COST", 0.0)
+    monkeypatch.setattr(policy, "AUTO_MIN_SAMPLES", 0)
+    monkeypatch.setattr(policy, "BUILD_COST", 0.0)
     D = _clustered_codes(np.random.default_rng(17), 3000, 64)
     counts = _spy_searches(monkeypatch)
     got = HammingNeighbors(n_neighbors=n_neighbors).fit(D).kneighbors()
@@ -674,7 +668,7 @@ def test_mih_table_memory_is_the_documented_formula(n_bits, n_substrings, code_b
     n = 5000
     D = np.random.default_rng(n_bits).random((n, n_bits)) < 0.5
     index = HammingNeighbors(algorithm="mih", n_substrings=n_substrings).fit(D)
-    tables = index._mih
+    tables = index._policy.tables
     expected = n_substrings * (code_bytes + 4) * n + 4 * int(((1 << tables.sub_bits) + 1).sum())
     masks = n_substrings * code_bytes
     assert tables.nbytes == expected + masks
@@ -713,18 +707,18 @@ def test_queries_follow_the_fitted_layout_after_set_params(fitted, changed):
 
 
 @pytest.mark.parametrize("radius", [np.inf, 1e308, 1.0])
-@pytest.mark.parametrize("normalize", [False, True])
-def test_infinite_radius_returns_every_point_as_sklearn(radius, normalize):
+@pytest.mark.parametrize("metric", ["bitcount", "hamming"])
+def test_infinite_radius_returns_every_point_as_sklearn(radius, metric):
     """radius=inf (or 1e308) returns every fitted code, as NearestNeighbors does."""
     D = np.random.default_rng(22).random((30, 16)) < 0.5
-    if not normalize and radius == 1.0:
+    if metric == "bitcount" and radius == 1.0:
         radius = 16.0
-    ours = HammingNeighbors(normalize=normalize).fit(D).radius_neighbors(D[:3], radius=radius)
+    ours = HammingNeighbors(metric=metric).fit(D).radius_neighbors(D[:3], radius=radius)
     theirs = NearestNeighbors(metric="hamming").fit(D).radius_neighbors(D[:3], radius=radius)
     for a, b in zip(ours[1], theirs[1], strict=True):
         np.testing.assert_array_equal(np.sort(a), np.arange(30))
         np.testing.assert_array_equal(np.sort(a), np.sort(b))
-    graph = HammingNeighbors(normalize=normalize, radius=radius).fit(D).radius_neighbors_graph()
+    graph = HammingNeighbors(metric=metric, radius=radius).fit(D).radius_neighbors_graph()
     assert graph.nnz == 30 * 29
 
 
