@@ -476,3 +476,27 @@ def test_bad_query_time_parameters_set_after_fit_are_refused(tied_codes):
         index.kneighbors(Q[:5])
     with pytest.raises(ValueError, match="split_every=1"):
         index.radius_neighbors(Q[:5])
+
+
+@pytest.mark.parametrize("mode", ["connectivity", "distance"])
+@pytest.mark.parametrize("metric", ["bitcount", "hamming"])
+@pytest.mark.parametrize("queries", ["X", "dask", "None"])
+def test_graphs_identical_to_single_machine(tied_codes, mode, metric, queries):
+    """kneighbors_graph and radius_neighbors_graph are HammingNeighbors' CSR graphs
+    exactly (entries, order, explicit zeros), for in-memory, dask and X=None queries."""
+    D, Q = tied_codes
+    db = da.from_array(D, chunks=(_chunks(len(D), "uneven")[0], 16))
+    radius = 3 / 16 if metric == "hamming" else 3
+    index = DaskHammingNeighbors(n_neighbors=7, radius=radius, metric=metric).fit(db)
+    ref = HammingNeighbors(n_neighbors=7, radius=radius, metric=metric).fit(D)
+    q = _queries(queries, Q)
+    for method, kwargs in [
+        ("kneighbors_graph", {}),
+        ("radius_neighbors_graph", {"sort_results": True}),
+    ]:
+        A = getattr(index, method)(q, mode=mode, **kwargs)
+        B = getattr(ref, method)(None if queries == "None" else Q, mode=mode, **kwargs)
+        assert A.format == B.format == "csr" and A.shape == B.shape
+        np.testing.assert_array_equal(A.indptr, B.indptr)
+        np.testing.assert_array_equal(A.indices, B.indices)
+        np.testing.assert_array_equal(A.data, B.data)
