@@ -66,6 +66,11 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     - ``score(X, y)``: leave-one-out retrieval mAP of the codes of ``X`` with
       relevance "shares a label", so that ``GridSearchCV`` needs no scorer;
     - ``get_feature_names_out()``: ``<classname>0 .. <classname>{n_bits-1}``.
+
+    Queries follow the fitted model: ``_decision_function`` reads fitted attributes
+    only, never a parameter that ``set_params`` may have changed since ``fit``, and
+    outputs of another width than the fitted number of bits are an error. Outputs that
+    overflow on finite ``X`` are a ValueError asking to rescale ``X``, never codes.
     """
 
     _parameter_constraints: dict = {
