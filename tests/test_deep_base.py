@@ -453,14 +453,30 @@ def test_network_output_overflow_is_an_error_not_nan_codes(digits):
     assert not hasattr(fresh, "module_")
 
 
-def test_loss_overflow_before_training_blames_the_features_not_the_learning_rate(digits):
-    """Finite outputs whose loss overflows float32 at the start: a ValueError on the scale."""
+class _RawPairHasher(_PairHasher):
+    """HashNet's loss on the raw outputs: their inner products overflow on large features."""
+
+    def _batch_loss(self, z, idx, bank, sup, epoch):
+        S, mask = sup.block(idx)
+        return hashnet_pair_loss(z, bank, S, alpha=1.0, mask=mask)
+
+
+@pytest.mark.parametrize("rows", [slice(None), slice(250, 251)], ids=["all", "one-late"])
+def test_loss_overflow_on_large_features_blames_them_not_the_learning_rate(digits, rows):
+    """A loss non-finite for the initial network: a ValueError on the feature scale, not lr.
+
+    Also when the one large sample comes in a later minibatch, after finite steps.
+    """
     X, y = digits
-    fresh = FisherHasher(**_fast())
-    with pytest.raises(ValueError, match=r"before any optimizer step.*\|X\| = 1e\+20") as info:
-        fresh.fit(X * 1e20, y)
+    X = X.copy()
+    X[rows] *= 1e25
+    fresh = _RawPairHasher(**_fast(batch_size=50))
+    with pytest.raises(ValueError, match=r"before any optimizer step.*\|X\| = 1e\+25") as info:
+        fresh.fit(X, y)
     assert "smaller learning rate" not in str(info.value)
     assert not hasattr(fresh, "module_")
+    # Features of a normal scale still fit with this loss.
+    assert np.isfinite(_RawPairHasher(**_fast(batch_size=50)).fit(X / 1e25, y).loss_curve_).all()
 
 
 class _DropoutModule(torch.nn.Module):

@@ -172,6 +172,17 @@ def test_relaxed_center_update_descends_eq13():
     torch.testing.assert_close(C, torch.where(V >= 0, 1.0, -1.0).double())
 
 
+def test_relaxed_center_update_overflow_is_a_floating_point_error():
+    """Entries whose cube overflows float32: FloatingPointError naming V, not an SVD failure."""
+    U, Y = _toy()
+    U, Y = (U * 1e15).float(), Y.float()
+    _, V = init_centers(U, Y)
+    with pytest.raises(FloatingPointError, match=r"C-step overflowed.*\|V\| = "):
+        update_centers_relaxed(V, fisher_codes(U, None, Y), Y)
+    C, V = update_centers_relaxed(V / 1e15, fisher_codes(U, None, Y), Y)
+    assert torch.isfinite(V).all()
+
+
 @pytest.mark.parametrize("method", ["relaxed", "discrete"])
 def test_inter_term_separates_collapsed_centres(method):
     """Centres that start almost equal move apart with nu > 0 and stay put with nu = 0."""
@@ -317,3 +328,17 @@ def test_same_seed_same_codes_and_pickle_keeps_them(digits, fitted):
     restored = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(restored.transform(X), fitted.transform(X))
     np.testing.assert_array_equal(restored.centers_, fitted.centers_)
+
+
+@pytest.mark.parametrize("rows", [slice(None), slice(250, 251)], ids=["all", "one-late"])
+def test_outputs_too_large_for_the_squared_terms_are_an_error_on_the_scale(digits, rows):
+    """Features so large that Eq. 9's squares overflow float32: a ValueError, not lr or SVD."""
+    X, y = digits.X_db[:400].copy(), digits.y_db[:400]
+    X[rows] *= 1e18
+    fresh = FisherHasher(**_fast(n_bits=8, hidden_layer_sizes=(32,), max_epochs=3, batch_size=50))
+    with pytest.raises(ValueError, match="before any optimizer step") as info:
+        fresh.fit(X, y)
+    message = str(info.value)
+    assert "overflows float32" in message and "Scale the features" in message
+    assert "learning rate" not in message
+    assert not hasattr(fresh, "module_")

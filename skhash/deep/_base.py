@@ -206,6 +206,7 @@ def _mlp(n_features, hidden_layer_sizes, n_bits, dropout, generator=None):
 
 
 def _replace_dropout(module):
+    """``module`` with every :class:`torch.nn.Dropout` replaced by a GeneratorDropout."""
     if type(module) is torch.nn.Dropout:
         return GeneratorDropout(module.p)
     for name, child in list(module.named_children()):
@@ -226,13 +227,11 @@ _GLOBAL_RNG_LAYERS = (
 )
 
 
-def _swap_dropout(module):
-    """``module`` with every :class:`torch.nn.Dropout` replaced by a GeneratorDropout.
+def _warn_global_rng_layers(module):
+    """Warn if ``module`` has random layers that draw from torch's global generator.
 
-    Warns if other random layers remain: they draw from torch's global generator,
-    so the fit is not reproducible and moves the caller's random state.
+    Such a fit is not reproducible and moves the caller's random state.
     """
-    module = _replace_dropout(module)
     others = sorted(
         {type(m).__name__ for m in module.modules() if isinstance(m, _GLOBAL_RNG_LAYERS)}
     )
@@ -243,9 +242,8 @@ def _swap_dropout(module):
             "and changes torch's global random state. torch.nn.Dropout layers are "
             "seeded.",
             UserWarning,
-            stacklevel=6,  # the caller of fit
+            stacklevel=5,  # the caller of fit
         )
-    return module
 
 
 def _set_dropout_generator(module, generator):
@@ -571,7 +569,7 @@ class BaseDeepHasher(BaseHasher):
         :class:`torch.nn.Dropout` layers become :class:`GeneratorDropout` ones.
         """
         if self.module is not None:
-            return _swap_dropout(copy.deepcopy(self.module))
+            return _replace_dropout(copy.deepcopy(self.module))
         sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
         return _mlp(n_features, sizes, self.n_bits, self.dropout, generator)
 
@@ -685,15 +683,21 @@ class BaseDeepHasher(BaseHasher):
         generator = torch.Generator().manual_seed(seeds[0])
         dropout_generator = torch.Generator(device=device).manual_seed(seeds[1])
         module = self._build_module(X32.shape[1], init_generator).to(device)
+        _warn_global_rng_layers(module)
         _set_dropout_generator(module, dropout_generator)
+        tsup = None if sup is None else PairSupervision(sup, device)
         try:
-            self._train_module(module, X32, sup, device, generator)
+            self._train_module(module, X32, tsup, device, generator)
+        except FloatingPointError:
+            # Rebuilt as it started: same seed, same weights.
+            initial = self._build_module(X32.shape[1], torch.Generator().manual_seed(seeds[0]))
+            self._check_initial_loss(initial.to(device), X32, tsup, device)
+            raise
         finally:
             _set_dropout_generator(module, None)
 
-    def _train_module(self, module, X32, sup, device, generator):
+    def _train_module(self, module, X32, tsup, device, generator):
         n = X32.shape[0]
-        tsup = None if sup is None else PairSupervision(sup, device)
         self.n_steps_ = 0
         bank = self._forward_all(module, X32, device, self.n_bits)
         self._fit_state["bank"] = bank
@@ -720,8 +724,6 @@ class BaseDeepHasher(BaseHasher):
                     z = self._check_output(module(xb), xb.shape[0], self.n_bits)
                     bank[idx_dev] = z.detach().to(torch.float32)
                     loss = self._batch_loss(z, idx_dev, bank, tsup, epoch)
-                    if self.n_steps_ == 0:
-                        self._check_first_loss(loss, bank, X32)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -731,8 +733,8 @@ class BaseDeepHasher(BaseHasher):
                 if not math.isfinite(epoch_loss):
                     raise FloatingPointError(
                         f"the training loss became {epoch_loss} in epoch {epoch + 1}, "
-                        "after a finite start; try a smaller learning rate (got "
-                        f"lr={self.lr})."
+                        "while the initial network's loss is finite on every minibatch; "
+                        f"try a smaller learning rate (got lr={self.lr})."
                     )
                 loss_curve.append(epoch_loss)
                 scheduler.step()
@@ -751,24 +753,29 @@ class BaseDeepHasher(BaseHasher):
         self.n_iter_ = len(loss_curve)
         self._set_n_features_out()
 
-    @staticmethod
-    def _check_first_loss(loss, bank, X32):
-        """A ValueError if the loss is not finite before any optimizer step.
+    def _check_initial_loss(self, module, X32, tsup, device):
+        """A ValueError if the loss of the initial network is not finite on a minibatch.
 
-        The learning rate has had no effect yet, so the outputs or the features are
-        too large for the loss in float32 (the outputs themselves are finite: the
-        bank was checked).
+        Called when the training loss became non-finite: if the network as it
+        started already gives a non-finite loss (no optimizer step, so no learning
+        rate, involved), the features are too large for the loss in float32.
         """
-        if torch.isfinite(loss.detach()).all():
-            return
-        raise ValueError(
-            f"the training loss is {float(loss.detach())} on the first minibatch, "
-            "before any optimizer step, with finite network outputs up to |z| = "
-            f"{float(bank.abs().max()):.3g} on features up to |X| = "
-            f"{float(np.abs(X32).max()):.3g}: the loss overflows float32 on outputs "
-            "this large. Scale the features (e.g. with "
-            "sklearn.preprocessing.StandardScaler)."
-        )
+        bank = self._forward_all(module, X32, device, self.n_bits)
+        with torch.no_grad():
+            for rows in self._batches(X32.shape[0]):
+                idx = torch.arange(rows.start, rows.stop, device=device)
+                loss = self._batch_loss(bank[idx], idx, bank, tsup, 0)
+                if torch.isfinite(loss).all():
+                    continue
+                raise ValueError(
+                    f"the training loss is {float(loss)} for the initial network, "
+                    "before any optimizer step, on the minibatch of samples "
+                    f"{rows.start} to {rows.stop - 1}, whose features reach |X| = "
+                    f"{float(np.abs(X32[rows]).max()):.3g} (network outputs "
+                    f"|z| = {float(bank[idx].abs().max()):.3g}, finite): the loss "
+                    "overflows float32 on outputs this large. Scale the features "
+                    "(e.g. with sklearn.preprocessing.StandardScaler)."
+                )
 
     # ---- prediction --------------------------------------------------------------
 

@@ -142,6 +142,12 @@ def update_centers_relaxed(V, B, Y, mu=1.0, nu=1.0, eta=1.0, n_iter=50):
     Returns
     -------
     C, V : Tensor of shape (K, M)
+
+    Raises
+    ------
+    FloatingPointError
+        If V is or becomes non-finite: the cubic term V (V^T V) overflows
+        float32 for large entries.
     """
     K, M = V.shape
     n = B.shape[0]
@@ -154,7 +160,15 @@ def update_centers_relaxed(V, B, Y, mu=1.0, nu=1.0, eta=1.0, n_iter=50):
     L_A = torch.linalg.matrix_norm(A, ord=2)
     YtB = Y.T @ B  # (M, K)
     V = V.clone()
-    for _ in range(n_iter):
+    largest = float(V.abs().max())
+    for step in range(n_iter + 1):
+        if not torch.isfinite(V).all():
+            raise FloatingPointError(
+                f"the relaxed C-step overflowed: V is not finite after {step} gradient "
+                f"steps from entries up to |V| = {largest:.3g}."
+            )
+        if step == n_iter:
+            break
         G = V.T @ V
         grad = (
             2.0 * a * (V @ YtY - YtB.T)
@@ -452,6 +466,20 @@ class FisherHasher(BaseDeepHasher):
         bank = self._fit_state["bank"]
         C, V = init_centers(bank, Y)
         self._fit_state.update(Y=label_proportions(Y), C=C, V=V)
+        if self.center_update == "relaxed" and (self.mu > 0 or self.nu > 0):
+            # One C-step on the initial outputs: if it overflows now, the features are
+            # too large, and no learning rate would help.
+            B = fisher_codes(bank, C, self._fit_state["Y"], self.mu)
+            try:
+                update_centers_relaxed(V, B, self._fit_state["Y"], self.mu, self.nu, self.eta, 1)
+            except FloatingPointError as exc:
+                raise ValueError(
+                    "FisherHasher's class-centre step overflows float32 for the initial "
+                    "network, before any optimizer step: the class means of its outputs "
+                    f"reach |V| = {float(V.abs().max()):.3g} (outputs |z| = "
+                    f"{float(bank.abs().max()):.3g}), and the step computes V (VᵀV). "
+                    "Scale the features (e.g. with sklearn.preprocessing.StandardScaler)."
+                ) from exc
 
     def _batch_loss(self, z, idx, bank, sup, epoch):
         state = self._fit_state
