@@ -348,8 +348,10 @@ class BaseDeepHasher(BaseHasher):
     (``decision_function``); codes are ``sign(z)``.
 
     The network computes in float32. Features beyond its range, outputs that
-    overflow it and a loss already non-finite before the first optimizer step are
-    ValueErrors giving the largest values, never NaN outputs or codes. Queries use
+    overflow it and a loss that the initial network already makes non-finite are
+    ValueErrors giving the largest values, never NaN outputs or codes; a loss that
+    becomes non-finite only during training is a FloatingPointError naming the
+    learning rate. Queries use
     the fitted network ``module_`` and its number of bits whatever ``set_params``
     changed since; ``batch_size`` and ``n_jobs``, which change no result, are read
     and checked at query time.
