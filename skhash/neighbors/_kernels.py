@@ -147,13 +147,22 @@ def _min4(x0, s0, x1, s1, x2, s2, x3, s3):
     return np.int64(mn)
 
 
+def _wide(DT):
+    """The kernels' ``wide`` argument for a word-major database ``DT``: None for codes of
+    one word, True for longer ones. numba drops the branches that an argument's
+    None-ness rules out before it compiles a function, so codes of one word (up to 64
+    bits, the common case) compile only the one-word loops: about half the
+    compilation of a first search."""
+    return None if DT.shape[0] == 1 else True
+
+
 @jit
-def _chunk_min(Q, q, DT, c0, c1):
+def _chunk_min(Q, q, DT, c0, c1, wide):
     """Smallest distance from query ``q`` to database rows ``c0:c1`` (a lower bound of
     every row's distance; 0 for more than four words, where no bound is computed)."""
-    n_words = DT.shape[0]
-    if n_words == 1:
+    if wide is None:
         return _min1(Q[q, 0], DT[0, c0:c1])
+    n_words = DT.shape[0]
     if n_words == 2:
         return _min2(Q[q, 0], DT[0, c0:c1], Q[q, 1], DT[1, c0:c1])
     if n_words == 3:
@@ -206,12 +215,13 @@ def _row4(x0, s0, x1, s1, x2, s2, x3, s3, out):
 
 
 @jit
-def _row_dists(Q, q, DT, c0, c1, out):
+def _row_dists(Q, q, DT, c0, c1, out, wide):
     """Distances from query ``q`` to database rows ``c0:c1`` written to ``out``."""
-    n_words = DT.shape[0]
-    if n_words == 1:
+    if wide is None:
         _row1(Q[q, 0], DT[0, c0:c1], out)
-    elif n_words == 2:
+        return
+    n_words = DT.shape[0]
+    if n_words == 2:
         _row2(Q[q, 0], DT[0, c0:c1], Q[q, 1], DT[1, c0:c1], out)
     elif n_words == 3:
         _row3(Q[q, 0], DT[0, c0:c1], Q[q, 1], DT[1, c0:c1], Q[q, 2], DT[2, c0:c1], out)
@@ -229,7 +239,7 @@ def _row_dists(Q, q, DT, c0, c1, out):
 
 
 @parallel_jit
-def _distance_matrix_kernel(Q, DT, out):
+def _distance_matrix_kernel(Q, DT, out, wide):
     n_q = Q.shape[0]
     n_db = DT.shape[1]
     n_blocks = (n_q + _QUERY_BLOCK - 1) // _QUERY_BLOCK
@@ -239,7 +249,7 @@ def _distance_matrix_kernel(Q, DT, out):
         for t0 in range(0, n_db, _TILE):
             t1 = min(t0 + _TILE, n_db)
             for q in range(q0, q1):
-                _row_dists(Q, q, DT, t0, t1, out[q, t0:t1])
+                _row_dists(Q, q, DT, t0, t1, out[q, t0:t1], wide)
 
 
 def hamming_distance_matrix(Q_packed, D_packed, n_jobs=None):
@@ -287,7 +297,7 @@ def hamming_distance_matrix(Q_packed, D_packed, n_jobs=None):
     Q = to_words(Q_packed)
     DT = to_words(D_packed, transpose=True)
     with Threads(n_jobs):
-        _distance_matrix_kernel(Q, DT, out)
+        _distance_matrix_kernel(Q, DT, out, _wide(DT))
     return out
 
 
@@ -333,7 +343,7 @@ def _push(d, j, k, n_bits, th, buf_d, buf_i, size, hist):
 
 
 @jit
-def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1):
+def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, wide):
     n_db = DT.shape[1]
     m = q1 - q0
     cap = 2 * k + 64
@@ -351,9 +361,9 @@ def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1):
             th = tau[qi]
             for c0 in range(t0, t1, _CHUNK):
                 c1 = min(c0 + _CHUNK, t1)
-                if _chunk_min(Q, q, DT, c0, c1) >= th:
+                if _chunk_min(Q, q, DT, c0, c1, wide) >= th:
                     continue
-                _row_dists(Q, q, DT, c0, c1, dists)
+                _row_dists(Q, q, DT, c0, c1, dists, wide)
                 for r in range(c1 - c0):
                     d = dists[r]
                     if d < th and c0 + r != skip:
@@ -385,13 +395,13 @@ def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1):
 
 
 @parallel_jit
-def _knn_kernel(Q, DT, k, n_bits, self_offset, out_dist, out_ind):
+def _knn_kernel(Q, DT, k, n_bits, self_offset, out_dist, out_ind, wide):
     n_q = Q.shape[0]
     n_blocks = (n_q + _QUERY_BLOCK - 1) // _QUERY_BLOCK
     for b in prange(n_blocks):
         q0 = b * _QUERY_BLOCK
         q1 = min(q0 + _QUERY_BLOCK, n_q)
-        _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1)
+        _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, wide)
 
 
 def kneighbors_words(Q, DT, k, n_bits, *, self_offset=-1, n_jobs=None):
@@ -409,7 +419,7 @@ def kneighbors_words(Q, DT, k, n_bits, *, self_offset=-1, n_jobs=None):
     if n_q == 0 or k == 0:
         return dist, ind
     with Threads(n_jobs):
-        _knn_kernel(Q, DT, k, n_bits, self_offset, dist, ind)
+        _knn_kernel(Q, DT, k, n_bits, self_offset, dist, ind, _wide(DT))
     return dist, ind
 
 
@@ -417,7 +427,7 @@ def kneighbors_words(Q, DT, k, n_bits, *, self_offset=-1, n_jobs=None):
 
 
 @parallel_jit
-def _radius_kernel(Q, DT, radius, self_offset, offsets, out_dist, out_ind, fill):
+def _radius_kernel(Q, DT, radius, self_offset, offsets, out_dist, out_ind, fill, wide):
     """Count (``fill=False``, into ``offsets[q + 1]``) or write the rows within radius."""
     n_q = Q.shape[0]
     n_db = DT.shape[1]
@@ -436,9 +446,9 @@ def _radius_kernel(Q, DT, radius, self_offset, offsets, out_dist, out_ind, fill)
                 p = pos[q - q0]
                 for c0 in range(t0, t1, _CHUNK):
                     c1 = min(c0 + _CHUNK, t1)
-                    if _chunk_min(Q, q, DT, c0, c1) > radius:
+                    if _chunk_min(Q, q, DT, c0, c1, wide) > radius:
                         continue
-                    _row_dists(Q, q, DT, c0, c1, dists)
+                    _row_dists(Q, q, DT, c0, c1, dists, wide)
                     for r in range(c1 - c0):
                         d = dists[r]
                         if d <= radius and c0 + r != skip:
@@ -494,12 +504,12 @@ def radius_neighbors_words(
     if n_q == 0 or radius < 0:
         return offsets, empty_d, empty_i
     with Threads(n_jobs):
-        _radius_kernel(Q, DT, radius, self_offset, offsets, empty_d, empty_i, False)
+        _radius_kernel(Q, DT, radius, self_offset, offsets, empty_d, empty_i, False, _wide(DT))
         np.cumsum(offsets, out=offsets)
         dist = np.empty(offsets[-1], dtype=np.int32)
         ind = np.empty(offsets[-1], dtype=np.int64)
         if offsets[-1]:
-            _radius_kernel(Q, DT, radius, self_offset, offsets, dist, ind, True)
+            _radius_kernel(Q, DT, radius, self_offset, offsets, dist, ind, True, _wide(DT))
             if sort_results:
                 _sort_segments_kernel(offsets, dist, ind, n_bits)
     return offsets, dist, ind

@@ -40,7 +40,7 @@ import numpy as np
 from numba import prange
 
 from .._numba import Threads, jit, parallel_jit
-from ._kernels import _CHUNK, _chunk_min, _popcount, _row_dists
+from ._kernels import _CHUNK, _chunk_min, _popcount, _row_dists, _wide
 
 __all__ = [
     "LISTED_ROW_COST",
@@ -236,7 +236,7 @@ _RUN = 256
 
 @jit(inline="always")
 def _verify_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, k, n_bits, tau,
-                buf_d, buf_i, size, hist, dists):  # fmt: skip
+                buf_d, buf_i, size, hist, dists, wide):  # fmt: skip
     """Verify rows a:b (at most _RUN) of a table's codes: candidates within tau go to
     the buffer, which has room for them; ``check_new`` skips rows already reached.
     Returns the buffer's new size and tau."""
@@ -244,9 +244,9 @@ def _verify_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, k, n_bit
         c1 = min(c0 + _CHUNK, b)
         # The rows are contiguous: screen them 64 at a time on their vectorised minimum
         # distance, as the exhaustive kernel does.
-        if _chunk_min(Q, q, codes, c0, c1) > tau:
+        if _chunk_min(Q, q, codes, c0, c1, wide) > tau:
             continue
-        _row_dists(Q, q, codes, c0, c1, dists)
+        _row_dists(Q, q, codes, c0, c1, dists, wide)
         for t in range(c1 - c0):
             d = dists[t]
             if d > tau:
@@ -284,7 +284,7 @@ def _compact(buf_d, buf_i, size, tau, hist):
 
 
 @jit
-def _scan_knn(Q, q, codes, ids_i, skip, masks, k, n_bits):
+def _scan_knn(Q, q, codes, ids_i, skip, masks, k, n_bits, wide):
     """Exhaustive scan of one table's copy of the codes (every row once) for a query
     that gave up probing: exact, at most about one more scan. A separate function, so
     that the probing loop stays small. Returns (buf_d, buf_i, size, tau)."""
@@ -307,13 +307,13 @@ def _scan_knn(Q, q, codes, ids_i, skip, masks, k, n_bits):
                 buf_d = nd
                 buf_i = ni
         size, tau = _verify_run(Q, q, codes, ids_i, a0, a1, skip, masks, 0, 0, False, k, n_bits,
-                                tau, buf_d, buf_i, size, hist, dists)  # fmt: skip
+                                tau, buf_d, buf_i, size, hist, dists, wide)  # fmt: skip
     return buf_d, buf_i, size, tau
 
 
 @jit
 def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits, skip,
-                 costs, out_d, out_i, work):  # fmt: skip
+                 costs, out_d, out_i, work, wide):  # fmt: skip
     m = sub_bits.shape[0]
     probe_cost, budget = costs[0], costs[2]
     n_probes = 0
@@ -364,7 +364,7 @@ def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
                             buf_i = ni
                     size, tau = _verify_run(Q, q, codes, ids_i, a0, a1, skip, masks, i, r, True,
                                             k, n_bits, tau, buf_d, buf_i, size, hist,
-                                            dists)  # fmt: skip
+                                            dists, wide)  # fmt: skip
                 if r == 0:
                     break
                 mask = _next_mask(mask)
@@ -378,7 +378,7 @@ def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
         if done or scan:
             break
     if scan:
-        buf_d, buf_i, size, tau = _scan_knn(Q, q, tcodes[0], ids[0], skip, masks, k, n_bits)
+        buf_d, buf_i, size, tau = _scan_knn(Q, q, tcodes[0], ids[0], skip, masks, k, n_bits, wide)
     # Sort the candidates at distance <= tau by (distance, index); keep k.
     sel = 0
     for u in range(size):
@@ -401,22 +401,22 @@ def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
 
 @parallel_jit
 def _mih_knn_kernel(Q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits,
-                    self_offset, costs, out_d, out_i, work):  # fmt: skip
+                    self_offset, costs, out_d, out_i, work, wide):  # fmt: skip
     for q in prange(Q.shape[0]):
         skip = q + self_offset if self_offset >= 0 else -1
         _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits,
-                     skip, costs, out_d, out_i, work)  # fmt: skip
+                     skip, costs, out_d, out_i, work, wide)  # fmt: skip
 
 
 @jit(inline="always")
 def _radius_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, radius, out_d, out_i,
-                p_out, fill, dists):  # fmt: skip
+                p_out, fill, dists, wide):  # fmt: skip
     """Count or write the rows a:b of a table within ``radius``; return the new end."""
     for c0 in range(a, b, _CHUNK):
         c1 = min(c0 + _CHUNK, b)
-        if _chunk_min(Q, q, codes, c0, c1) > radius:
+        if _chunk_min(Q, q, codes, c0, c1, wide) > radius:
             continue
-        _row_dists(Q, q, codes, c0, c1, dists)
+        _row_dists(Q, q, codes, c0, c1, dists, wide)
         for t in range(c1 - c0):
             d = dists[t]
             if d > radius:
@@ -433,7 +433,7 @@ def _radius_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, check_new, radius, 
 
 @jit
 def _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, radius, skip,
-                    costs, out_d, out_i, start, fill):  # fmt: skip
+                    costs, out_d, out_i, start, fill, wide):  # fmt: skip
     """Count (fill=False) or write from ``start`` the codes within ``radius``; the
     decision to fall back to a scan depends on the query only, so both passes agree."""
     m = sub_bits.shape[0]
@@ -464,7 +464,7 @@ def _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, 
                 n_probes += 1
                 n_rows += b - a
                 p_out = _radius_run(Q, q, codes, ids_i, a, b, skip, masks, i, r, True, radius,
-                                    out_d, out_i, p_out, fill, dists)  # fmt: skip
+                                    out_d, out_i, p_out, fill, dists, wide)  # fmt: skip
                 if r == 0:
                     break
                 mask = _next_mask(mask)
@@ -474,20 +474,20 @@ def _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, 
             break
     if scan:
         p_out = _radius_run(Q, q, tcodes[0], ids[0], 0, ids.shape[1], skip, masks, 0, 0, False,
-                            radius, out_d, out_i, start, fill, dists)  # fmt: skip
+                            radius, out_d, out_i, start, fill, dists, wide)  # fmt: skip
     return p_out - start
 
 
 @parallel_jit
 def _mih_radius_kernel(Q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, radius,
                        self_offset, costs, indptr, out_d, out_i, fill,
-                       sort_by_distance):  # fmt: skip
+                       sort_by_distance, wide):  # fmt: skip
     n_db = ids.shape[1]
     for q in prange(Q.shape[0]):
         skip = q + self_offset if self_offset >= 0 else -1
         start = indptr[q] if fill else 0
         n = _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, radius,
-                            skip, costs, out_d, out_i, start, fill)  # fmt: skip
+                            skip, costs, out_d, out_i, start, fill, wide)  # fmt: skip
         if not fill:
             indptr[q + 1] = n
             continue
@@ -593,7 +593,8 @@ class MIHIndex:
             with Threads(n_jobs):
                 _mih_knn_kernel(Q_words, qkeys, self.offsets, self.starts, self.ids, self.codes,
                                 self.sub_bits, self.masks, k, self.n_bits, self_offset,
-                                self._costs(budget), dist, ind, work)  # fmt: skip
+                                self._costs(budget), dist, ind, work,
+                                _wide(self.codes[0]))  # fmt: skip
         if return_work:
             return dist, ind, work
         return dist, ind
@@ -610,12 +611,13 @@ class MIHIndex:
         qkeys = self.keys(Q_words)
         args = (Q_words, qkeys, self.offsets, self.starts, self.ids, self.codes, self.sub_bits,
                 self.masks, radius, self_offset, self._costs(budget))  # fmt: skip
+        wide = _wide(self.codes[0])
         with Threads(n_jobs):
             empty_d, empty_i = np.empty(0, np.int32), np.empty(0, np.int64)
-            _mih_radius_kernel(*args, indptr, empty_d, empty_i, False, False)
+            _mih_radius_kernel(*args, indptr, empty_d, empty_i, False, False, wide)
             np.cumsum(indptr, out=indptr)
             dist = np.empty(indptr[-1], dtype=np.int32)
             ind = np.empty(indptr[-1], dtype=np.int64)
             if indptr[-1]:
-                _mih_radius_kernel(*args, indptr, dist, ind, True, sort_results)
+                _mih_radius_kernel(*args, indptr, dist, ind, True, sort_results, wide)
         return indptr, dist, ind
