@@ -7,13 +7,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import linalg
 from sklearn.base import _fit_context
-from sklearn.neighbors import kneighbors_graph
+from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
 from ._base import BaseHasher, rollback_on_error
-from ._baselines import _LinearHasher, _validate_fit_data
+from ._baselines import _centred, _LinearHasher, _validate_fit_data
 from ._similarity import check_supervision
 
 __all__ = ["WSLHasher"]
@@ -22,21 +22,66 @@ __all__ = ["WSLHasher"]
 # bounds the working memory to about 32 MB whatever the number of samples.
 _BLOCK_ENTRIES = 1 << 22
 
+# Relative width of the band beyond a sample's k-th nearest distance over which
+# further neighbours fade out of the affinity graph (see _knn_affinity).
+_FADE_BAND = 1e-3
+
+# A bit's Lagrangian must fall by more than this fraction of its magnitude for a new
+# function to be accepted: far above the round-off of the sums, far below a real gain.
+_ACCEPT_RTOL = 1e-9
+
+
+def _distances(Xc, rows, cols):
+    """``‖x_i − x_j‖`` for broadcastable index arrays, from the differences."""
+    diff = Xc[rows] - Xc[cols]
+    return np.sqrt(np.einsum("...j,...j->...", diff, diff))
+
 
 def _knn_affinity(Xc, n_neighbors):
-    """Symmetric sparse k-NN affinity with Gaussian weights exp(-d² / σ²).
+    """Symmetric sparse k-NN affinity with Gaussian weights exp(-d² / σ²), ties included.
 
-    σ is the mean distance from a sample to its k nearest neighbours; the graph is
-    symmetrised with the element-wise maximum (an edge exists when either end lists
-    the other among its neighbours).
+    A sample is joined to its k nearest neighbours and to every sample tied with the
+    k-th; samples up to ``_FADE_BAND`` (relative) beyond the k-th distance enter with
+    a weight falling linearly to 0 across that band. The weights are then continuous
+    functions of the data: a round-off-level change of a distance, or of which of two
+    tied samples a search lists first, changes them by as little. σ is the weighted
+    mean distance along the edges; the graph is symmetrised with the element-wise
+    maximum (an edge exists when either end lists the other).
     """
-    n_neighbors = min(n_neighbors, Xc.shape[0] - 1)
-    A = kneighbors_graph(Xc, n_neighbors, mode="distance", include_self=False)
-    sigma = A.data.mean() if A.nnz else 0.0
-    if sigma > 0:
-        A.data = np.exp(-((A.data / sigma) ** 2))
-    else:
-        A.data = np.ones_like(A.data)
+    n = Xc.shape[0]
+    k = min(n_neighbors, n - 1)
+    if k < 1:
+        return sp.csr_matrix((n, n))
+    # Candidates from a fast search, ranked again by distances computed from the
+    # differences: the search's ‖x‖² + ‖y‖² − 2xᵀy loses digits to cancellation.
+    n_candidates = min(n - 1, 2 * k)
+    search = NearestNeighbors(n_neighbors=n_candidates, algorithm="brute").fit(Xc)
+    cand = search.kneighbors(return_distance=False)
+    dist = _distances(Xc, np.arange(n)[:, None], cand)
+    kth = np.sort(dist, axis=1)[:, k - 1]
+    outer = kth * (1.0 + _FADE_BAND)
+    rows, cols = np.nonzero(dist <= outer[:, None])
+    rows, cols, dist_kept = rows, cand[rows, cols], dist[rows, cols]
+    # A row whose every candidate lies within the band may have more beyond them: all
+    # its distances are then computed.
+    crowded = np.flatnonzero(dist.max(axis=1) <= outer) if n_candidates < n - 1 else []
+    if len(crowded):
+        keep = ~np.isin(rows, crowded)
+        parts = [(rows[keep], cols[keep], dist_kept[keep])]
+        for i in crowded:
+            others = np.delete(np.arange(n), i)
+            row_dist = _distances(Xc, np.full(n - 1, i), others)
+            near = row_dist <= outer[i]
+            parts.append((np.full(near.sum(), i), others[near], row_dist[near]))
+        rows, cols, dist_kept = (np.concatenate(p) for p in zip(*parts, strict=True))
+    width = _FADE_BAND * kth[rows]
+    fade = np.ones_like(dist_kept)
+    wide = width > 0
+    fade[wide] = np.clip((outer[rows][wide] - dist_kept[wide]) / width[wide], 0.0, 1.0)
+    sigma = np.average(dist_kept, weights=fade) if fade.sum() > 0 else 0.0
+    gauss = np.exp(-((dist_kept / sigma) ** 2)) if sigma > 0 else np.ones_like(dist_kept)
+    A = sp.csr_matrix((gauss * fade, (rows, cols)), shape=(n, n))
+    A.eliminate_zeros()
     return A.maximum(A.T).tocsr()
 
 
@@ -150,8 +195,15 @@ class WSLHasher(_LinearHasher):
         ``n``. Both vanish for the same functions; see Notes.
     max_rounds : int, default=5
         Maximum number of rounds over all bits.
-    max_eval : int, default=50
+    max_eval : int or "auto", default="auto"
         NLopt's maximum number of objective evaluations per bit and round.
+        ``"auto"``: 10 for an unsupervised fit, 50 for a supervised one (see Notes).
+        The value used is ``max_eval_``.
+    move_limit : float or "auto", default="auto"
+        Half-width of the box in which MMA searches for a bit's new ``w``, relative
+        to the largest ``|w_j|`` of its current one (MMA's move limits, see Notes).
+        ``"auto"``: 0.1 for an unsupervised fit, 0.5 for a supervised one. The value
+        used is ``move_limit_``.
     ftol_rel, xtol_rel : float, default=1e-4
         NLopt's relative tolerances on the objective and on the parameters;
         ``ftol_rel`` also ends the fit when a round improves the mean Lagrangian by
@@ -184,6 +236,10 @@ class WSLHasher(_LinearHasher):
     mu_, nu_ : float
         The consistency weight and orthogonality multiplier used (``"auto"``
         resolved).
+    max_eval_ : int
+        The evaluation budget per bit and round used (``"auto"`` resolved).
+    move_limit_ : float
+        The relative move limit used (``"auto"`` resolved).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -202,7 +258,9 @@ class WSLHasher(_LinearHasher):
     acceptance test ``ΔL > 0 and ΔL > ΔO``, with ``ΔL`` the decrease of the bit's
     Lagrangian and ``ΔO`` the increase of its orthogonality term, both against the
     other bits' current functions; with ν ≤ 1 the total Lagrangian (``history_``)
-    then never increases. The fit ends after a round that accepts no bit (the
+    then never increases. Here ``ΔL`` must exceed a relative 1e-9 of the bit's
+    Lagrangian, so that a decrease at the level of round-off, which another BLAS
+    kernel would not see, changes nothing. The fit ends after a round that accepts no bit (the
     paper's rule), a round that lowers the mean Lagrangian by less than ``ftol_rel``
     relatively, or ``max_rounds``.
 
@@ -259,18 +317,43 @@ class WSLHasher(_LinearHasher):
     - Affinity: k-NN graph with Gaussian weights, bandwidth the mean k-NN distance,
       symmetrised by element-wise maximum. Supervised: ``S_ij = s_ij`` from labels
       or pairs; dissimilar pairs (s = 0) add nothing to the Laplacian, as in the
-      paper.
+      paper. Ties: data with repeated values (pixels) often have several samples at
+      exactly the k-th distance, and which one a search lists depends on the
+      round-off of its distance computation. Every sample tied with the k-th enters,
+      and samples up to a relative 1e-3 beyond it enter with a weight falling
+      linearly to 0, so the graph is a continuous function of the data and the same
+      on every machine, whatever the row order. Distances are computed from the
+      differences of the centred samples.
     - Rounds: ``max_rounds=5``, not the paper's run until a round accepts no bit.
       The Lagrangian keeps falling slowly, but retrieval does not follow (query mAP
       at 32 bits: digits 0.643 after 5 rounds, 0.619 after the 27 rounds to the
       paper's stop; MNIST-5k 0.426 either way, with a 2.4 times longer fit).
     - ε > 0 keeps the loss finite at ±1 (the paper's ``ln((f² − 1)²)`` is −∞ there).
-    - MMA runs without bounds; the best point it evaluated is the candidate (the
-      point it returns, unless NLopt stops on a round-off error).
+    - Move limits. MMA is defined on a box, its asymptotes starting at half the box's
+      width. Each bit's search is bounded to ``w ± move_limit · max_j |w_j|`` around
+      its current function: without bounds NLopt places the asymptotes one unit from
+      ``w`` whatever the data's scale, and its steps then jump between the loss's
+      many wells, so that round-off-level differences (BLAS kernels) gave different
+      codes. The best point it evaluated is the candidate (the point it returns,
+      unless NLopt stops on a round-off error).
+    - Unsupervised ``max_eval=10``, ``move_limit=0.1``: with the move limits, the
+      best leave-one-out mAP on the digits database at 16 and 32 bits (the protocol
+      of the other defaults), and the most stable under small perturbations of the
+      data. Longer searches drive single samples into the narrow wells of the loss,
+      which helps neither retrieval nor reproducibility. On MNIST-5k's database
+      these settings score about 0.02 below 50 unbounded evaluations. Supervised
+      fits must travel far from their start towards the few discriminative
+      directions, and get ``max_eval=50``, ``move_limit=0.5``.
+    - Stability: the unsupervised codes do not depend on the BLAS kernel (OpenBLAS
+      core type) or thread settings. A perturbation of the data (1e-6 on digits'
+      0-16 pixels) still moves mAP by about 0.01: each bit's nonconvex search starts
+      from the bits learned before it, so small differences grow from bit to bit.
+      The measurements are in ``benchmarks/bench_wsl_stability.py`` and the user
+      guide.
 
     Cost: ``Xcᵀ L Xc`` and ``Xcᵀ Xc`` are computed once (the affinity is sparse, or
     low-rank for single labels, never n x n); an objective evaluation is then
-    ``O(n_samples · n_features)``, in single precision. The whole fit runs on one
+    ``O(n_samples · n_features)``, in double precision. The whole fit runs on one
     BLAS and OpenMP thread, so its codes do not depend on the machine's thread
     settings.
 
@@ -306,7 +389,8 @@ class WSLHasher(_LinearHasher):
         "gradient": [StrOptions({"exact", "surrogate"})],
         "orthogonality": [StrOptions({"correlation", "covariance"})],
         "max_rounds": [Interval(Integral, 1, None, closed="left")],
-        "max_eval": [Interval(Integral, 1, None, closed="left")],
+        "max_eval": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "move_limit": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "ftol_rel": [Interval(Real, 0, None, closed="left")],
         "xtol_rel": [Interval(Real, 0, None, closed="left")],
     }
@@ -326,7 +410,8 @@ class WSLHasher(_LinearHasher):
         gradient="exact",
         orthogonality="correlation",
         max_rounds=5,
-        max_eval=50,
+        max_eval="auto",
+        move_limit="auto",
         ftol_rel=1e-4,
         xtol_rel=1e-4,
         random_state=None,
@@ -345,6 +430,7 @@ class WSLHasher(_LinearHasher):
         self.orthogonality = orthogonality
         self.max_rounds = max_rounds
         self.max_eval = max_eval
+        self.move_limit = move_limit
         self.ftol_rel = ftol_rel
         self.xtol_rel = xtol_rel
 
@@ -377,10 +463,9 @@ class WSLHasher(_LinearHasher):
         """
         # One thread for every BLAS and OpenMP call of the fit. The objective's products
         # are small and memory-bound, so threads only contend (MNIST-5k, busy 2-core
-        # machine: 1.1-1.9x longer with two; bench_wsl.py). And the per-bit MMA runs
-        # amplify round-off: with the Gram and Laplacian forms summed in another order
-        # by two BLAS threads, digits mAP moved by up to 0.03. One thread gives the same
-        # codes whatever the machine's thread settings.
+        # machine: 1.1-1.9x longer with two; bench_wsl.py). And the per-bit searches
+        # carry round-off differences from bit to bit: one thread sums the Gram and
+        # Laplacian forms in one order whatever the machine's thread settings.
         with rollback_on_error(self), threadpool_limits(limits=1):
             X = _validate_fit_data(self, X, y if self.supervised is False else None)
             n, d = X.shape
@@ -391,19 +476,26 @@ class WSLHasher(_LinearHasher):
             use_labels = self._uses_supervision(y, pairs)
             self.mu_ = (3.0 if use_labels else 0.2) if self.mu == "auto" else float(self.mu)
             self.nu_ = (0.2 if use_labels else 0.6) if self.nu == "auto" else float(self.nu)
+            auto_eval, auto_limit = (50, 0.5) if use_labels else (10, 0.1)
+            self.max_eval_ = auto_eval if self.max_eval == "auto" else int(self.max_eval)
+            self.move_limit_ = auto_limit if self.move_limit == "auto" else float(self.move_limit)
             rng = check_random_state(self.random_state)
-            self.mean_ = X.mean(axis=0)
-            Xc = X - self.mean_
-            gram = Xc.T @ Xc / n
+            self.mean_, Xc = _centred(self, X)
+            with np.errstate(over="ignore", invalid="ignore"):
+                gram = Xc.T @ Xc / n
+                scale = np.trace(gram)
+            self._check_no_overflow(X, "the Gram matrix Xᵀ X / n and its trace", gram, scale)
             if use_labels:
                 supervision = check_supervision(y, pairs, n, kind=self.similarity)
-                if supervision.from_labels:
+            with np.errstate(over="ignore", invalid="ignore"):
+                if not use_labels:
+                    form = _laplacian_form_sparse(Xc, _knn_affinity(Xc, self.n_neighbors))
+                elif supervision.from_labels:
                     form = _laplacian_form_labels(Xc, supervision)
                 else:
                     form = _laplacian_form_sparse(Xc, supervision.pairs)
-            else:
-                form = _laplacian_form_sparse(Xc, _knn_affinity(Xc, self.n_neighbors))
-            M = self._consistency_matrix(form, gram)
+                M = self._consistency_matrix(form, gram)
+            self._check_no_overflow(X, "the consistency term Xᵀ L X", form, M)
             W0 = self._initial_directions(gram, M, rng)
             W, history = self._optimise(Xc, gram, M, W0)
             self.supervised_ = use_labels
@@ -509,13 +601,21 @@ class WSLHasher(_LinearHasher):
                 best["value"], best["w"] = value, w.copy()
             return value
 
+        w0 = W[:, k].copy()
         opt = nlopt.opt(nlopt.LD_MMA, W.shape[0])
         opt.set_min_objective(objective)
-        opt.set_maxeval(self.max_eval)
+        # MMA is made for box-bounded variables: its asymptotes start at half the box.
+        # Unbounded, NLopt starts them one unit from w whatever the scale of w, and its
+        # steps jump between the loss's many wells.
+        reach = self.move_limit_ * np.abs(w0).max()
+        if reach > 0:
+            opt.set_lower_bounds(w0 - reach)
+            opt.set_upper_bounds(w0 + reach)
+        opt.set_maxeval(self.max_eval_)
         opt.set_ftol_rel(self.ftol_rel)
         opt.set_xtol_rel(self.xtol_rel)
         try:
-            opt.optimize(W[:, k].copy())
+            opt.optimize(w0)
         except nlopt.RoundoffLimited:
             # NLopt gave up on round-off; the best point it evaluated is still valid.
             pass
@@ -525,7 +625,7 @@ class WSLHasher(_LinearHasher):
         old = problem.lagrangian(W[:, k], GWo)
         new = problem.lagrangian(best["w"], GWo)
         decrease, orth_growth = old[0] - new[0], new[3] - old[3]
-        if decrease > 0 and decrease > orth_growth:
+        if decrease > _ACCEPT_RTOL * abs(old[0]) and decrease > orth_growth:
             W[:, k] = best["w"]
             return True, n_evals
         return False, n_evals
@@ -541,10 +641,10 @@ class _BitProblem:
     """
 
     def __init__(self, Xc, gram, M, mu, nu, epsilon, gradient, orthogonality):
-        # The two products with the data are memory-bound; single precision halves
-        # the traffic, and its rounding (~1e-7 relative) is far below the solver's
-        # tolerances. Sums and parameters stay in double precision.
-        self.X32 = np.asarray(Xc, dtype=np.float32)
+        # Double precision throughout: single-precision products round differently
+        # with each BLAS kernel (~1e-7 relative), and the bit-by-bit optimisation
+        # carries such differences into the codes.
+        self.Xc = Xc
         self.gram, self.M = gram, M
         self.mu, self.nu, self.eps = float(mu), float(nu), float(epsilon)
         self.exact = gradient == "exact"
@@ -559,7 +659,7 @@ class _BitProblem:
         return GWo
 
     def _terms(self, w, GWo):
-        f = (self.X32 @ w.astype(np.float32)).astype(np.float64)
+        f = self.Xc @ w
         B = f * f - 1.0
         loss = np.mean(np.log(B * B + self.eps))
         c = w @ GWo
@@ -589,11 +689,7 @@ class _BitProblem:
                 grad_orth = (2.0 / np.sqrt(var)) * (GWo @ c) - (2.0 * orth / var) * Gw
             else:
                 grad_orth = 2.0 * (GWo @ c)
-            grad[:] = (
-                (self.X32.T @ g.astype(np.float32)).astype(np.float64)
-                + (2.0 * self.mu) * (self.M @ w)
-                + self.nu * grad_orth
-            )
+            grad[:] = self.Xc.T @ g + (2.0 * self.mu) * (self.M @ w) + self.nu * grad_orth
         return loss + self.mu * cons + self.nu * orth
 
     def record(self, W, n_accepted, n_evals):
