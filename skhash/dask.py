@@ -589,6 +589,11 @@ class DaskHammingNeighbors(KNeighborsMixin, RadiusNeighborsMixin, HammingNeighbo
         dist_dtype = np.float64 if self.effective_metric_ == "hamming" else np.int32
         return self._assemble(lazy, dists, sizes, dist_dtype, k), ind
 
+    def _computed_kneighbors(self, X, n_neighbors):
+        """kneighbors, computed in one pass (distances and indices together)."""
+        dist, ind = self.kneighbors(X, n_neighbors)
+        return dask.compute(dist, ind) if isinstance(ind, da.Array) else (dist, ind)
+
     def _radius_blocks(self, X, r_bits, sort_results):
         """(lazy, delayed CSR pieces per query block, rows per query block)."""
         split_every = self._split_every()

@@ -405,6 +405,10 @@ class HammingNeighborsBase(BaseEstimator):
 class KNeighborsMixin:
     """k-NN queries and graphs, on a subclass's ``_kneighbors_bits``."""
 
+    def _computed_kneighbors(self, X, n_neighbors):
+        """``kneighbors`` as in-memory arrays (an index with lazy results computes them)."""
+        return self.kneighbors(X, n_neighbors)
+
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
         """Find the k nearest neighbours of each query code.
 
@@ -454,12 +458,8 @@ class KNeighborsMixin:
         _check_mode(mode)
         if n_neighbors is None:
             n_neighbors = self.n_neighbors
-        if mode == "connectivity":
-            ind = np.asarray(self.kneighbors(X, n_neighbors, return_distance=False))
-            data = np.ones(ind.size)
-        else:
-            dist, ind = self.kneighbors(X, n_neighbors, return_distance=True)
-            data, ind = np.ravel(np.asarray(dist, dtype=np.float64)), np.asarray(ind)
+        dist, ind = self._computed_kneighbors(X, n_neighbors)
+        data = np.ones(ind.size) if mode == "connectivity" else dist.astype(np.float64).ravel()
         n_queries, k = ind.shape
         indptr = np.arange(0, n_queries * k + 1, k)
         return sp.csr_matrix((data, ind.ravel(), indptr), shape=(n_queries, self.n_samples_fit_))
