@@ -39,27 +39,38 @@ def _readme_compare_rows():
     return rows
 
 
-def test_readme_compare_table_matches_the_command():
-    """The README's table lists every method, and its unsupervised rows are what compare prints.
+# WSL's digits mAP moves by 0 across OpenBLAS core types and thread counts, and by up to
+# 0.014 when the data are perturbed by 1e-6 (benchmarks/bench_wsl_stability.py); another
+# machine's libraries round differently, which can move it at most that much.
+_WSL_MAP_SPREAD = 0.02
 
-    The baselines and WSL are recomputed: they are fast, and their codes do not depend on
-    the machine's thread settings (WSL fits on one thread). The supervised and deep rows
-    are not: their fits take seconds each. WSL's per-bit MMA runs amplify round-off, so
-    its codes move with the CPU's floating-point kernels (AVX-512 or AVX2 BLAS): 0.009
-    mAP and 0.024 P@H<=2 at 16 bits between the two machines the table was measured on;
-    its rows are compared to within 0.03 and 0.05, the others exactly.
+
+def test_readme_compare_table_matches_the_command():
+    """The README's table lists every method and states what holds on every machine.
+
+    The baselines' rows (LSH, PCA hashing, ITQ) are recomputed and must match exactly:
+    their codes are the same with every OpenBLAS kernel (checked with the SkylakeX,
+    Haswell and Prescott core types). WSL's mAP must be within its measured spread, its
+    P@H<=2 is not compared. The supervised rows are not recomputed (seconds per fit);
+    every one must be far above every unsupervised row.
     """
     from skhash import _cli
 
     readme = _readme_compare_rows()
-    missing = set(_cli.available_hashers()) - {m for m, _ in readme}
+    hashers = _cli.available_hashers()
+    missing = set(hashers) - {m for m, _ in readme}
     assert not missing, f"rerun `python -m skhash compare` into the README: {sorted(missing)}"
-    methods = ["lsh", "pca", "itq", "wsl"]
-    rows, _ = _cli.run_compare("digits", (16, 32), methods, quiet=True)
+    supervised = {m for m, cls in hashers.items() if _cli.is_supervised(cls)}
+    assert supervised and supervised != set(hashers)
+    maps = {key: float(v[0]) for key, v in readme.items()}
+    worst_supervised = min(v for (m, _), v in maps.items() if m in supervised)
+    best_unsupervised = max(v for (m, _), v in maps.items() if m not in supervised)
+    assert worst_supervised > best_unsupervised + 0.2
+
+    rows, _ = _cli.run_compare("digits", (16, 32), ["lsh", "pca", "itq", "wsl"], quiet=True)
     for row in rows:
         key = (row["method"], row["bits"])
         if row["method"] == "wsl":
-            mAP, p_h2 = (float(v) for v in readme[key])
-            assert abs(mAP - row["map"]) < 0.03 and abs(p_h2 - row["p_h2"]) < 0.05, key
+            assert abs(maps[key] - row["map"]) <= _WSL_MAP_SPREAD, (key, row["map"])
         else:
             assert readme[key] == (f"{row['map']:.4f}", f"{row['p_h2']:.4f}"), key
