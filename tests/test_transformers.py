@@ -144,11 +144,11 @@ def _consumers():
             SpectralClustering(
                 n_clusters=3,
                 affinity="precomputed_nearest_neighbors",
-                n_neighbors=17,
+                n_neighbors=18,
                 random_state=0,
             ),
             "knn",
-            {"n_neighbors": 17},
+            {"n_neighbors": 18},
             "fit_predict",
         ),
         ("KNeighborsClassifier", KNeighborsClassifier(metric="precomputed"), "knn", {}, "predict"),
