@@ -1,4 +1,4 @@
-"""FisherHasher: the loss terms, the B- and C-steps, and the estimator on real digits."""
+"""FisherHasher: the B- and C-steps and the estimator on real digits (loss terms: test_losses)."""
 
 import itertools
 import pickle
@@ -13,17 +13,13 @@ from skhash import LSHHasher
 from skhash.datasets import load_retrieval_dataset
 from skhash.deep._fisher import (
     FisherHasher,
-    fisher_center_objective,
     fisher_codes,
-    fisher_inter_loss,
-    fisher_intra_loss,
-    fisher_pair_loss,
-    fisher_relaxed_objective,
     init_centers,
     label_proportions,
     update_centers_discrete,
     update_centers_relaxed,
 )
+from skhash.deep._losses import fisher_center_objective, fisher_relaxed_objective
 from skhash.metrics import mean_average_precision
 
 
@@ -42,36 +38,7 @@ def _min_center_distance(C):
     return H.min().item()
 
 
-# ---------------------------------------------------------------- loss terms
-
-
-def test_pair_loss_without_margin_is_dpsh():
-    """margin=0 gives DPSH's log(1 + e^θ) - s θ with θ = u_i·u_j / 2."""
-    U, _ = _toy()
-    S = (torch.rand(40, 40, generator=torch.Generator().manual_seed(1)) > 0.5).double()
-    theta = 0.5 * U @ U.T
-    expected = (torch.log1p(torch.exp(theta)) - S * theta).mean()
-    torch.testing.assert_close(fisher_pair_loss(U, U, S, margin=0.0), expected)
-
-
-def test_pair_loss_margin_penalises_more_and_is_stable():
-    """A larger margin costs more on every pair; huge inner products stay finite."""
-    U, _ = _toy()
-    S = torch.eye(40, dtype=torch.float64)
-    losses = [fisher_pair_loss(U, U, S, margin=m).item() for m in (0.0, 0.5, 1.0, 2.0)]
-    assert np.all(np.diff(losses) > 0)
-    big = 1e4 * U
-    assert torch.isfinite(fisher_pair_loss(big, big, S, margin=1.0))
-
-
-def test_pair_loss_mask_ignores_pairs():
-    """Masked-out pairs do not change the loss."""
-    U, _ = _toy()
-    S = torch.zeros(40, 40, dtype=torch.float64)
-    mask = torch.zeros(40, 40, dtype=torch.bool)
-    mask[:, :20] = True
-    a = fisher_pair_loss(U, U, S, 1.0, mask)
-    torch.testing.assert_close(a, fisher_pair_loss(U, U[:20], S[:, :20], 1.0))
+# ---------------------------------------------------------------- the B-step and label proportions
 
 
 def test_codes_solve_the_b_subproblem_exactly():
@@ -101,23 +68,6 @@ def test_label_proportions_split_multilabel_rows():
     P = label_proportions(Y)
     torch.testing.assert_close(P.sum(1), torch.tensor([1.0, 1, 1, 0]))
     torch.testing.assert_close(P[2], torch.full((3,), 1 / 3))
-
-
-def test_inter_loss_is_zero_for_antipodal_centres():
-    """Two opposite centres meet A = K(2I - J) exactly; two equal centres do not."""
-    c = torch.tensor([1.0, -1, 1, 1])
-    assert fisher_inter_loss(torch.stack([c, -c], 1)) == 0
-    assert fisher_inter_loss(torch.stack([c, c], 1)) > 0
-
-
-def test_intra_loss_is_zero_when_codes_sit_on_their_centres():
-    """Codes equal to their class centre cost nothing; a flipped bit costs."""
-    C = torch.tensor([[1.0, -1], [1, 1], [-1, 1]])
-    Y = torch.tensor([[1.0, 0], [0, 1], [1, 0]])
-    B = Y @ C.T
-    assert fisher_intra_loss(B, C, Y) == 0
-    B[0, 0] = -1
-    assert fisher_intra_loss(B, C, Y) > 0
 
 
 def test_init_centers_are_signs_of_class_means():

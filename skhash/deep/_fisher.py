@@ -4,20 +4,19 @@ from numbers import Real
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseDeepHasher
+from ._losses import (
+    fisher_inter_target,
+    fisher_pair_loss,
+    fisher_quantization_loss,
+    sign,
+)
 
 __all__ = [
     "FisherHasher",
-    "fisher_center_objective",
     "fisher_codes",
-    "fisher_inter_loss",
-    "fisher_intra_loss",
-    "fisher_pair_loss",
-    "fisher_quantization_loss",
-    "fisher_relaxed_objective",
     "init_centers",
     "label_proportions",
     "update_centers_discrete",
@@ -25,65 +24,9 @@ __all__ = [
 ]
 
 
-# Pure functions of tensors: the terms of the paper's Eq. 9 and the B- and C-steps.
+# The B- and C-steps, pure functions of tensors (the loss terms are in ``_losses.py``).
 # Layout is row-major, one sample per row: U and B are (n, K), Y is (n, M), and the
 # centres C (and their relaxation V) are (K, M) as in the paper, so C y_i is ``Y @ C.T``.
-
-
-def fisher_pair_loss(U, U_other, S, margin=0.0, mask=None):
-    """Mean large-margin logistic pair loss (paper Eq. 1-2) between two sets of outputs.
-
-    With the dissimilarity D = -u_i·u_j / 2, a similar pair costs log(1 + e^(D + m))
-    and a dissimilar pair log(1 + e^(-D + m)); ``margin=0`` is the DPSH loss.
-
-    Parameters
-    ----------
-    U : Tensor of shape (b, K)
-    U_other : Tensor of shape (n, K)
-    S : Tensor of shape (b, n)
-        Similarity in [0, 1]; a value between 0 and 1 mixes the two branches.
-    margin : float, default=0.0
-    mask : Tensor of bool of shape (b, n), default=None
-        Pairs that count (known pairs, no self-pairs); all when None.
-
-    Returns
-    -------
-    loss : Tensor, scalar
-    """
-    D = -0.5 * (U @ U_other.T)
-    loss = S * F.softplus(D + margin) + (1.0 - S) * F.softplus(margin - D)
-    return _masked_mean(loss, mask)
-
-
-def fisher_quantization_loss(U, B):
-    """Mean squared gap between outputs and their codes, ||B - U||^2 / (n K) (Eq. 8)."""
-    return ((B - U) ** 2).mean()
-
-
-def fisher_intra_loss(B, C, Y):
-    """Mean squared distance of codes to their (label-weighted) class centre (Eq. 4).
-
-    ||B - Y C^T||_F^2 / (n K): 0 when every code equals its centre, at most 4.
-    """
-    return ((B - Y @ C.T) ** 2).sum() / B.numel()
-
-
-def _inter_target(n_classes, n_bits, dtype=None, device=None):
-    """A = K (2 I - J): centres at Hamming distance K from each other (Eq. 6)."""
-    eye = torch.eye(n_classes, dtype=dtype, device=device)
-    return n_bits * (2.0 * eye - torch.ones_like(eye))
-
-
-def fisher_inter_loss(C):
-    """||C^T C - A||_F^2 / (M K^2), A = K (2I - J): pushes class centres apart (Eq. 7)."""
-    K, M = C.shape
-    A = _inter_target(M, K, dtype=C.dtype, device=C.device)
-    return ((C.T @ C - A) ** 2).sum() / (M * K * K)
-
-
-def fisher_center_objective(C, B, Y, mu=1.0, nu=1.0):
-    """The C-step objective (Eq. 12) with this module's normalisation."""
-    return mu * fisher_intra_loss(B, C, Y) + nu * fisher_inter_loss(C)
 
 
 def fisher_codes(U, C, Y, mu=1.0):
@@ -93,7 +36,7 @@ def fisher_codes(U, C, Y, mu=1.0):
     With ``mu=0`` (or no centres) the codes are sgn(U).
     """
     F_ = U if (C is None or mu == 0) else U + mu * (Y @ C.T)
-    return torch.where(F_ >= 0, 1.0, -1.0).to(U.dtype)
+    return sign(F_).to(U.dtype)
 
 
 def label_proportions(Y):
@@ -120,14 +63,7 @@ def init_centers(U, Y):
     """
     counts = torch.clamp(Y.sum(dim=0), min=1.0)
     V = (U.T @ Y) / counts
-    return torch.where(V >= 0, 1.0, -1.0).to(U.dtype), V
-
-
-def fisher_relaxed_objective(V, B, Y, mu=1.0, nu=1.0, eta=1.0):
-    """Eq. 13 with C = sgn(V): the objective the relaxed C-step descends."""
-    K, M = V.shape
-    sgn = torch.where(V >= 0, 1.0, -1.0).to(V.dtype)
-    return fisher_center_objective(V, B, Y, mu, nu) + eta * ((V - sgn) ** 2).sum() / (K * M)
+    return sign(V).to(U.dtype), V
 
 
 def update_centers_relaxed(V, B, Y, mu=1.0, nu=1.0, eta=1.0, n_iter=50):
@@ -151,7 +87,7 @@ def update_centers_relaxed(V, B, Y, mu=1.0, nu=1.0, eta=1.0, n_iter=50):
     """
     K, M = V.shape
     n = B.shape[0]
-    A = _inter_target(M, K, dtype=V.dtype, device=V.device)
+    A = fisher_inter_target(M, K, dtype=V.dtype, device=V.device)
     a = mu / (n * K)
     c = nu / (M * K * K)
     e = eta / (K * M)
@@ -170,15 +106,11 @@ def update_centers_relaxed(V, B, Y, mu=1.0, nu=1.0, eta=1.0, n_iter=50):
         if step == n_iter:
             break
         G = V.T @ V
-        grad = (
-            2.0 * a * (V @ YtY - YtB.T)
-            + 4.0 * c * (V @ (G - A))
-            + 2.0 * e * (V - torch.where(V >= 0, 1.0, -1.0).to(V.dtype))
-        )
+        grad = 2.0 * a * (V @ YtY - YtB.T) + 4.0 * c * (V @ (G - A)) + 2.0 * e * (V - sign(V))
         # Hessian of ||V^T V - A||^2 is bounded by 4 (3 ||V||_2^2 + ||A||_2).
         L = L_intra + 4.0 * c * (3.0 * torch.linalg.matrix_norm(V, ord=2) ** 2 + L_A) + 2.0 * e
         V = V - grad / L
-    C = torch.where(V >= 0, 1.0, -1.0).to(V.dtype)
+    C = sign(V)
     return C, V
 
 
@@ -202,7 +134,7 @@ def update_centers_discrete(C, B, Y, mu=1.0, nu=1.0, max_sweeps=10):
     C = C.detach().to("cpu", dtype).clone()
     P = (B.T @ Y).to("cpu", dtype)  # (K, M): sum_i b_ik y_ij
     Q = (Y.T @ Y).to("cpu", dtype)  # (M, M)
-    A = _inter_target(M, K, dtype=dtype)
+    A = fisher_inter_target(M, K, dtype=dtype)
     G = C.T @ C
     off = ~torch.eye(M, dtype=torch.bool)
     for _ in range(max_sweeps):
@@ -230,13 +162,6 @@ def update_centers_discrete(C, B, Y, mu=1.0, nu=1.0, max_sweeps=10):
         if not changed:
             break
     return C
-
-
-def _masked_mean(loss, mask):
-    if mask is None:
-        return loss.mean()
-    mask = mask.to(loss.dtype)
-    return (loss * mask).sum() / torch.clamp(mask.sum(), min=1.0)
 
 
 class FisherHasher(BaseDeepHasher):
