@@ -168,7 +168,10 @@ def single_machine(args, rng):
                 index = HammingNeighbors(**params).fit(db)
                 fit_s = time.perf_counter() - start
                 code_bytes = index._db_words.nbytes / n
-                table_bytes = 0.0 if index._mih is None else index._mih.nbytes / n
+                policy = index._policy
+                table_bytes = (
+                    0.0 if policy is None or policy.tables is None else policy.tables.nbytes / n
+                )
                 qps = {}
                 for n_jobs in (1, args.threads):
                     index.set_params(n_jobs=n_jobs)

@@ -166,9 +166,9 @@ def run_mih(kind, n_bits, db, queries, brute, n_substrings, ks, n_jobs):
     mih.fit(db)
     build = time.perf_counter() - start
     code_bytes = mih._db_words.nbytes / n_db
-    table_bytes = mih._mih.nbytes / n_db
+    table_bytes = mih._policy.tables.nbytes / n_db
     print(f"\n{kind}, {n_bits} bits, {n_db:,d} codes, {n_queries} queries, {n_jobs} threads: "
-          f"m={mih.n_substrings_} substrings of {mih._mih.sub_bits.tolist()} bits, build "
+          f"m={mih.n_substrings_} substrings of {mih._policy.tables.sub_bits.tolist()} bits, build "
           f"{build:.1f} s, memory per code {code_bytes:.0f} B codes + {table_bytes:.1f} B "
           "tables")  # fmt: skip
     rows = []
@@ -189,7 +189,9 @@ def run_mih(kind, n_bits, db, queries, brute, n_substrings, ks, n_jobs):
             same = same and np.array_equal(got[0], b[0]) and np.array_equal(got[1], b[1])
             if built_at is None and auto.n_substrings_ is not None:
                 built_at = call
-        est = auto._auto_cost[("k", k)] / n_db
+        # Below the size where auto considers tables it has no policy, hence no estimate.
+        policy = auto._policy
+        est = np.nan if policy is None else policy.cost[("k", k)] / n_db
         built = f"tables at call {built_at}" if built_at else "no tables"
         kth = int(np.median(b[0][:, -1]))
         print(

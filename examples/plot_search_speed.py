@@ -20,7 +20,7 @@ methods measured in the same run are what to look at.
 # Same codes, same answers
 # ------------------------
 # scikit-learn's ``hamming`` metric wants one column per bit and returns the fraction
-# of differing bits; ``HammingNeighbors(normalize=True)`` returns the same fractions.
+# of differing bits; ``HammingNeighbors(metric="hamming")`` returns the same fractions.
 import time
 
 import matplotlib.pyplot as plt
@@ -34,7 +34,7 @@ rng = np.random.default_rng(0)
 bits_db = rng.random((20_000, n_bits)) < 0.5
 bits_q = rng.random((100, n_bits)) < 0.5
 
-ours = HammingNeighbors(n_neighbors=k, normalize=True, n_jobs=n_jobs).fit(bits_db)
+ours = HammingNeighbors(n_neighbors=k, metric="hamming", n_jobs=n_jobs).fit(bits_db)
 theirs = NearestNeighbors(n_neighbors=k, metric="hamming", n_jobs=n_jobs).fit(bits_db)
 d_ours, _ = ours.kneighbors(bits_q)
 d_theirs, _ = theirs.kneighbors(bits_q)

@@ -4,14 +4,20 @@ from ._baselines import ITQHasher, LSHHasher, PCAHasher
 from ._sch import SCHHasher
 from ._wsl import WSLHasher
 from .codes import pack_codes, unpack_codes
-from .neighbors import HammingNeighbors
+from .neighbors import (
+    HammingKNeighborsTransformer,
+    HammingNeighbors,
+    HammingRadiusNeighborsTransformer,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "DHAHasher",
     "FisherHasher",
+    "HammingKNeighborsTransformer",
     "HammingNeighbors",
+    "HammingRadiusNeighborsTransformer",
     "HashNetHasher",
     "ITQHasher",
     "LSHHasher",
