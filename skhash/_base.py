@@ -12,6 +12,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._similarity import check_supervision
 from .codes import pack_codes
 
 __all__ = ["BaseHasher", "IntInterval", "rollback_on_error"]
@@ -67,6 +68,11 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
       relevance "shares a label", so that ``GridSearchCV`` needs no scorer;
     - ``get_feature_names_out()``: ``<classname>0 .. <classname>{n_bits-1}``.
 
+    Supervision is checked once, here: a hasher sets ``_supervised`` (and
+    ``_labels_only_reason`` if pairs cannot teach it) and its ``fit`` calls
+    ``_check_supervision(y, pairs, n_samples)``, which refuses missing labels in one
+    wording and validates what was given.
+
     Queries follow the fitted model: ``_decision_function`` reads fitted attributes
     only, never a parameter that ``set_params`` may have changed since ``fit``, and
     outputs of another width than the fitted number of bits are an error. Outputs that
@@ -79,8 +85,13 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         "verbose": ["verbose"],
     }
 
-    #: Whether ``fit`` needs ``y`` (or pairs); supervised subclasses set True.
+    #: Whether ``fit`` needs supervision, ``y`` or ``pairs``; supervised hashers set
+    #: True. One whose need depends on a parameter overrides ``_requires_supervision``.
     _supervised = False
+
+    #: Why a supervised hasher needs class labels and cannot learn from ``pairs``
+    #: alone (a sentence for the error message), or None when pairs are enough.
+    _labels_only_reason = None
 
     def __init__(self, n_bits=32, *, random_state=None, verbose=0):
         self.n_bits = n_bits
@@ -89,10 +100,42 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = self._supervised
+        tags.target_tags.required = self._requires_supervision()
         # Codes are int8 whatever the input dtype.
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+    def _requires_supervision(self):
+        """Whether this ``fit`` needs ``y`` or ``pairs`` (the ``_supervised`` flag)."""
+        return self._supervised
+
+    def _check_supervision(self, y, pairs, n_samples, *, kind="binary"):
+        """The fit-time supervision check of every hasher: a Supervision, or None.
+
+        Refuses a fit without ``y`` and ``pairs`` when the hasher needs supervision,
+        and ``pairs`` alone when it needs class labels (``_labels_only_reason``), then
+        validates what was given (:func:`skhash._similarity.check_supervision`).
+        Returns None when neither is given to a hasher that does not need them.
+        """
+        name = type(self).__name__
+        reason = self._labels_only_reason
+        if y is None and pairs is None:
+            if not self._requires_supervision():
+                return None
+            if reason is None:
+                hint = (
+                    "pass class labels y, a label indicator matrix, or pairwise supervision pairs=."
+                )
+            else:
+                hint = f"pass class labels y or a label indicator matrix: {reason}"
+            # Worded as scikit-learn's estimator checks expect of a supervised fit.
+            raise ValueError(f"{name} requires y to be passed, but the target y is None: {hint}")
+        if reason is not None and y is None:
+            raise ValueError(
+                f"{name} needs class labels y (class labels or a label indicator "
+                f"matrix), not pairs=: {reason}"
+            )
+        return check_supervision(y, pairs, n_samples, kind=kind)
 
     def _check_n_bits(self, limit, reason):
         """Raise if ``n_bits`` exceeds a method-specific ``limit``."""

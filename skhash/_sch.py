@@ -16,7 +16,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ._base import BaseHasher, IntInterval, rollback_on_error
-from ._similarity import check_supervision
 
 __all__ = ["SCHHasher"]
 
@@ -345,13 +344,7 @@ class SCHHasher(BaseHasher):
                     "n_jobs=0 is not a number of jobs; use a positive integer, -1 for "
                     "every processor, or None."
                 )
-            if y is None and pairs is None:
-                raise ValueError(
-                    "SCHHasher requires y to be passed, but the target y is None: pass "
-                    "class labels y, a label indicator matrix, or pairwise supervision "
-                    "pairs=."
-                )
-            supervision = check_supervision(y, pairs, n, kind=self.similarity)
+            supervision = self._check_supervision(y, pairs, n, kind=self.similarity)
             i, j, s = supervision.sample_pairs(self.n_pairs_per_sample, rng)
             if not (s > 0).any() or not (s < 1).any():
                 missing = "similar" if not (s > 0).any() else "dissimilar"

@@ -158,7 +158,7 @@ def check_labels(y, n_samples=None, *, name="y"):
         Whether ``y`` was an indicator matrix.
     """
     if y is None:
-        raise ValueError(f"labels are required for supervised hashing; got {name}=None.")
+        raise ValueError(f"{name} is None; class labels or a label indicator matrix are required.")
     if sp.issparse(y):
         Y = sp.csr_matrix(y, dtype=np.float64)
         multilabel = True
@@ -174,8 +174,7 @@ def check_labels(y, n_samples=None, *, name="y"):
         elif arr.ndim == 2:
             if arr.dtype.kind not in "biuf":
                 raise ValueError(
-                    f"a 2-D {name} must be a numeric 0/1 indicator matrix; got dtype "
-                    f"{arr.dtype}."
+                    f"a 2-D {name} must be a numeric 0/1 indicator matrix; got dtype {arr.dtype}."
                 )
             if arr.dtype.kind == "f" and not np.isfinite(arr).all():
                 raise ValueError(f"label indicator matrix {name} contains NaN or infinity.")
@@ -183,8 +182,7 @@ def check_labels(y, n_samples=None, *, name="y"):
             multilabel = True
         else:
             raise ValueError(
-                f"{name} must be 1-D class labels or a 2-D indicator matrix; got shape "
-                f"{arr.shape}."
+                f"{name} must be 1-D class labels or a 2-D indicator matrix; got shape {arr.shape}."
             )
     if multilabel:
         Y.eliminate_zeros()
@@ -263,8 +261,7 @@ def check_pairs(pairs, n_samples):
         arr = np.asarray(pairs, dtype=np.float64)
         if arr.ndim != 2 or arr.shape[1] != 3:
             raise ValueError(
-                f"pairs must have shape (n_pairs, 3) with rows (i, j, s); got shape "
-                f"{arr.shape}."
+                f"pairs must have shape (n_pairs, 3) with rows (i, j, s); got shape {arr.shape}."
             )
         if not np.isfinite(arr).all():
             raise ValueError("pairs contain NaN or infinity.")
@@ -490,9 +487,7 @@ def _has_dissimilar_pair(Y):
     packed = np.concatenate(
         [np.packbits(Y[s : s + step].toarray() > 0, axis=1) for s in range(0, n, step)]
     )
-    _, first, multiplicity = np.unique(
-        packed, axis=0, return_index=True, return_counts=True
-    )
+    _, first, multiplicity = np.unique(packed, axis=0, return_index=True, return_counts=True)
     order = np.argsort(sizes[first], kind="stable")
     U = Y[first[order]]
     multiplicity = multiplicity[order].astype(np.float64)
@@ -524,8 +519,12 @@ def check_supervision(y=None, pairs=None, n_samples=None, *, kind="binary"):
         )
     if y is not None:
         Y, _, multilabel = check_labels(y, n_samples)
+        if Y.nnz == 0:
+            raise ValueError(
+                f"the label indicator matrix y (shape {Y.shape}) has no positive entry: "
+                "no sample has a label, so there are no similar pairs to learn from."
+            )
         counts = np.asarray(Y.sum(axis=0)).ravel()
-        row_sets = Y.getnnz(axis=1)
         if not multilabel and (counts > 0).sum() < 2:
             raise ValueError(
                 "y has a single class: every pair of samples is similar, so there is "
@@ -539,20 +538,12 @@ def check_supervision(y=None, pairs=None, n_samples=None, *, kind="binary"):
             )
         if counts.max() < 2:
             raise ValueError(
-                "no two samples share a label, so there are no similar pairs to learn "
-                "from."
+                "no two samples share a label, so there are no similar pairs to learn from."
             )
-        if multilabel and (row_sets == 0).all():
-            raise ValueError("the label indicator matrix y has no positive entry.")
         return Supervision(n_samples=Y.shape[0], labels=Y, multilabel=multilabel, kind=kind)
     i, j, s = check_pairs(pairs, n_samples)
     if not (s > 0).any():
         raise ValueError("pairs contain no similar pair (s > 0); at least one is required.")
     if not (s == 0).any() and not (s < 1).any():
-        raise ValueError(
-            "pairs contain no dissimilar pair (s = 0); at least one is required."
-        )
-    return Supervision(
-        n_samples=n_samples, pairs=pairs_to_csr(i, j, s, n_samples), kind=kind
-    )
-
+        raise ValueError("pairs contain no dissimilar pair (s = 0); at least one is required.")
+    return Supervision(n_samples=n_samples, pairs=pairs_to_csr(i, j, s, n_samples), kind=kind)

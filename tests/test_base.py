@@ -111,3 +111,50 @@ def test_boolean_n_bits_is_refused(Hasher, value):
     X, y = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
     with pytest.raises(ValueError, match=rf"'n_bits' parameter .*not a bool.*Got {value}"):
         Hasher(n_bits=value).fit(X, y)
+
+
+class _LabelledHasher(_ProjectionHasher):
+    """Minimal supervised hasher: checks its supervision through the base, then projects."""
+
+    _supervised = True
+
+    def fit(self, X, y=None, pairs=None):
+        X = validate_data(self, X)
+        self.supervision_ = self._check_supervision(y, pairs, X.shape[0])
+        return super().fit(X)
+
+
+class _ClassOnlyHasher(_LabelledHasher):
+    _labels_only_reason = "its centres are per class."
+
+
+def test_supervision_flag_drives_the_fit_check_and_the_tags():
+    """_supervised=True: fit without y or pairs says what to pass, and the tags require y."""
+    X = np.random.default_rng(0).normal(size=(12, 3))
+    y = np.arange(12) % 3
+    assert _LabelledHasher().__sklearn_tags__().target_tags.required
+    assert not _ProjectionHasher().__sklearn_tags__().target_tags.required
+    with pytest.raises(ValueError, match=r"^_LabelledHasher requires y to be passed.*pairs=\.$"):
+        _LabelledHasher(n_bits=2).fit(X)
+    assert _LabelledHasher(n_bits=2).fit(X, y).supervision_.labels.shape == (12, 3)
+    pairs = np.array([[0, 1, 1.0], [0, 2, 0.0]])
+    assert _LabelledHasher(n_bits=2).fit(X, pairs=pairs).supervision_.pairs.nnz == 4
+
+
+def test_labels_only_hasher_refuses_pairs_and_asks_for_labels_with_its_reason():
+    """_labels_only_reason: no y asks for labels (not pairs=), and pairs alone are refused."""
+    X = np.random.default_rng(0).normal(size=(12, 3))
+    with pytest.raises(ValueError, match="requires y to be passed") as info:
+        _ClassOnlyHasher(n_bits=2).fit(X)
+    assert "per class" in str(info.value) and "pairs=" not in str(info.value)
+    with pytest.raises(ValueError, match="needs class labels y.*not pairs=.*per class"):
+        _ClassOnlyHasher(n_bits=2).fit(X, pairs=np.array([[0, 1, 1.0], [0, 2, 0.0]]))
+
+
+@pytest.mark.parametrize("name", ["SCHHasher", "HashNetHasher", "FisherHasher", "DHAHasher"])
+def test_every_supervised_hasher_refuses_a_fit_without_y_in_the_same_words(name):
+    """Supervised hashers: required-y tags, and one message naming the class without y."""
+    Hasher = getattr(skhash, name)
+    assert Hasher().__sklearn_tags__().target_tags.required
+    with pytest.raises(ValueError, match=f"^{name} requires y to be passed, but the target y"):
+        Hasher(n_bits=2).fit(np.random.default_rng(0).normal(size=(12, 3)))

@@ -16,7 +16,6 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import validate_data
 
 from .._base import BaseHasher, IntInterval, rollback_on_error
-from .._similarity import check_supervision
 
 __all__ = ["BaseDeepHasher", "DeviceWarning", "PairSupervision"]
 
@@ -388,14 +387,13 @@ class BaseDeepHasher(BaseHasher):
     ``_end_of_fit(self, bank, sup)`` (optional)
         Called once after the last epoch, before ``_fit_state`` is deleted, to
         store fitted attributes.
-    ``_requires_labels`` (class attribute, default True)
-        Whether ``fit`` needs ``y`` or ``pairs``; when False and neither is given,
-        ``sup`` is None.
+    ``_supervised`` (class attribute, default True)
+        Whether ``fit`` needs ``y`` or ``pairs`` (:class:`~skhash._base.BaseHasher`'s
+        flag); when False and neither is given, ``sup`` is None.
     ``_labels_only_reason`` (class attribute, default None)
         None when pairwise supervision alone can train the method. Otherwise why it
-        needs labels (a sentence), given by the error of a fit without ``y``, which
-        then asks for labels only; the hooks must still refuse ``pairs=`` (e.g. in
-        ``_init_loss_state``, where ``sup.labels`` is None).
+        needs class labels (a sentence): ``fit`` then refuses ``pairs=`` alone, and a
+        fit without ``y`` asks for labels only, giving this reason.
     ``_similarity_kind(self)`` (optional)
         The label-similarity kind of the :class:`skhash._similarity.Supervision`
         built by ``fit`` (default ``getattr(self, "similarity", "binary")``).
@@ -483,8 +481,7 @@ class BaseDeepHasher(BaseHasher):
         ],
     }
 
-    _requires_labels = True
-    _labels_only_reason = None
+    _supervised = True
 
     def __init__(
         self,
@@ -521,7 +518,6 @@ class BaseDeepHasher(BaseHasher):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = self._requires_labels
         tags.input_tags.sparse = False
         return tags
 
@@ -543,26 +539,6 @@ class BaseDeepHasher(BaseHasher):
         return getattr(self, "similarity", "binary")
 
     # ---- fitting -----------------------------------------------------------------
-
-    def _check_fit_supervision(self, y, pairs, n_samples):
-        if y is None and pairs is None:
-            if self._requires_labels:
-                if self._labels_only_reason is None:
-                    hint = (
-                        "pass class labels y, a label indicator matrix, or pairwise "
-                        "supervision pairs=."
-                    )
-                else:
-                    hint = (
-                        "pass class labels y or a label indicator matrix: "
-                        f"{self._labels_only_reason}"
-                    )
-                raise ValueError(
-                    f"{type(self).__name__} requires y to be passed, but the target y is "
-                    f"None: {hint}"
-                )
-            return None
-        return check_supervision(y, pairs, n_samples, kind=self._similarity_kind())
 
     def _build_module(self, n_features, generator):
         """A fresh network: a deep copy of ``module``, or the default MLP.
@@ -664,7 +640,7 @@ class BaseDeepHasher(BaseHasher):
             X = validate_data(self, X, dtype=[np.float32, np.float64], ensure_min_samples=2)
             X32 = _float32(X)
             n = X.shape[0]
-            sup = self._check_fit_supervision(y, pairs, n)
+            sup = self._check_supervision(y, pairs, n, kind=self._similarity_kind())
             device = _resolve_device(self.device)
             random_state = check_random_state(self.random_state)
             seeds = [int(s) for s in random_state.randint(np.iinfo(np.int32).max, size=2)]

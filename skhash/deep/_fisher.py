@@ -376,11 +376,6 @@ class FisherHasher(BaseDeepHasher):
         self.center_update = center_update
 
     def _init_loss_state(self, sup, n_samples, device):
-        if sup.labels is None:
-            raise ValueError(
-                "FisherHasher needs class labels y (class labels or a label indicator "
-                f"matrix): {self._labels_only_reason}"
-            )
         if self.phi == 0 and self.quantization_weight == 0:
             raise ValueError(
                 "phi and quantization_weight are both 0, so the network would get no "
