@@ -8,6 +8,7 @@ from .neighbors import (
     HammingKNeighborsTransformer,
     HammingNeighbors,
     HammingRadiusNeighborsTransformer,
+    HashingNearestNeighbors,
 )
 
 __version__ = "0.1.0.dev0"
@@ -19,6 +20,7 @@ __all__ = [
     "HammingNeighbors",
     "HammingRadiusNeighborsTransformer",
     "HashNetHasher",
+    "HashingNearestNeighbors",
     "ITQHasher",
     "LSHHasher",
     "PCAHasher",
