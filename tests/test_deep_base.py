@@ -26,7 +26,7 @@ from skhash.metrics import mean_average_precision
 class _PairHasher(BaseDeepHasher):
     """Smallest deep hasher: HashNet's unweighted loss on tanh(z), no schedule."""
 
-    def _batch_loss(self, z, idx, bank, sup, epoch):
+    def _batch_loss(self, z, idx, bank, sup):
         S, mask = sup.block(idx)
         return hashnet_pair_loss(
             torch.tanh(z), torch.tanh(bank), S, alpha=10.0 / self.n_bits, mask=mask
@@ -39,12 +39,13 @@ class _RecordingHasher(_PairHasher):
     fail_in_epoch = None
     log = None
 
-    def _init_loss_state(self, sup, n_samples, device):
-        type(self).log = {"init": (n_samples, device), "batches": [], "epochs": [], "fit": 0}
-        self._fit_state["seen"] = 0
+    def _init_loss_state(self, bank, sup):
+        log = {"init": (tuple(bank.shape), bank.device), "batches": [], "epochs": [], "fit": 0}
+        type(self).log = log
+        self._fit_state.update(seen=0, epoch=0)
 
-    def _batch_loss(self, z, idx, bank, sup, epoch):
-        if epoch == self.fail_in_epoch:
+    def _batch_loss(self, z, idx, bank, sup):
+        if self._fit_state["epoch"] == self.fail_in_epoch:
             raise RuntimeError("hook failed")
         type(self).log["batches"].append(
             (
@@ -56,14 +57,16 @@ class _RecordingHasher(_PairHasher):
             )
         )
         self._fit_state["seen"] += len(idx)
-        return super()._batch_loss(z, idx, bank, sup, epoch)
+        self._fit_state["bank_norm"] = float(bank.norm())
+        return super()._batch_loss(z, idx, bank, sup)
 
-    def _end_of_epoch(self, epoch, bank, sup):
-        type(self).log["epochs"].append((epoch, self._fit_state["seen"]))
+    def _end_of_epoch(self, bank):
+        type(self).log["epochs"].append((self._fit_state["epoch"], self._fit_state["seen"]))
+        self._fit_state["epoch"] += 1
 
-    def _end_of_fit(self, bank, sup):
+    def _end_of_fit(self):
         type(self).log["fit"] += 1
-        self.bank_norm_ = float(bank.norm())
+        self.bank_norm_ = self._fit_state["bank_norm"]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +85,7 @@ def test_hooks_see_batch_against_memory_bank_of_all_samples(digits):
     X, y = digits
     h = _RecordingHasher(**_fast(batch_size=50)).fit(X, y)
     log = _RecordingHasher.log
-    assert log["init"][0] == len(X) and log["init"][1] == torch.device("cpu")
+    assert log["init"] == ((len(X), 8), torch.device("cpu"))
     assert len(log["batches"]) == 3 * 8
     for z_shape, bank_shape, current, _, _ in log["batches"]:
         assert z_shape == (50, 8) and bank_shape == (len(X), 8) and current
@@ -398,9 +401,15 @@ def test_diverging_loss_is_reported(digits):
     X, y = digits
 
     class _NanHasher(_PairHasher):
-        def _batch_loss(self, z, idx, bank, sup, epoch):
-            loss = super()._batch_loss(z, idx, bank, sup, epoch)
-            return loss * float("nan") if epoch == 1 else loss
+        def _batch_loss(self, z, idx, bank, sup):
+            loss = super()._batch_loss(z, idx, bank, sup)
+            # NaN in training from the second epoch on; the initial network's loss,
+            # evaluated without gradients after the failure, stays finite.
+            diverged = "second_epoch" in self._fit_state and z.requires_grad
+            return loss * float("nan") if diverged else loss
+
+        def _end_of_epoch(self, bank):
+            self._fit_state["second_epoch"] = True
 
     with pytest.raises(FloatingPointError, match="lr=0.001"):
         _NanHasher(**_fast()).fit(X, y)
@@ -456,7 +465,7 @@ def test_network_output_overflow_is_an_error_not_nan_codes(digits):
 class _RawPairHasher(_PairHasher):
     """HashNet's loss on the raw outputs: their inner products overflow on large features."""
 
-    def _batch_loss(self, z, idx, bank, sup, epoch):
+    def _batch_loss(self, z, idx, bank, sup):
         S, mask = sup.block(idx)
         return hashnet_pair_loss(z, bank, S, alpha=1.0, mask=mask)
 

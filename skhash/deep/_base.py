@@ -274,7 +274,6 @@ class PairSupervision:
     supervision : :class:`skhash._similarity.Supervision`
         The validated labels or pairs (scipy, on the CPU).
     n_samples : int
-    multilabel : bool
     labels : Tensor of shape (n_samples, n_labels), float32, or None
         Dense 0/1 label indicator matrix on the training device; None for pair
         supervision.
@@ -283,7 +282,6 @@ class PairSupervision:
     def __init__(self, supervision, device):
         self.supervision = supervision
         self.n_samples = supervision.n_samples
-        self.multilabel = supervision.multilabel
         self.device = device
         if supervision.from_labels:
             Y = supervision.labels.toarray().astype(np.float32)
@@ -364,7 +362,7 @@ class BaseDeepHasher(BaseHasher):
     ``_``) are kept and pickled with the estimator, so store them as numpy arrays
     or CPU tensors.
 
-    ``_batch_loss(self, z, idx, bank, sup, epoch) -> Tensor`` (required)
+    ``_batch_loss(self, z, idx, bank, sup) -> Tensor`` (required)
         The scalar loss of one minibatch. ``z``: network outputs of the batch,
         shape (b, n_bits), float32, on the device, with gradient. ``idx``: the
         batch's row indices into the training set (LongTensor on the device).
@@ -376,17 +374,20 @@ class BaseDeepHasher(BaseHasher):
         ``sup``: a :class:`PairSupervision` (``sup.block(idx, kind)`` gives the
         (b, n) similarity and the mask of pairs that count, self-pairs excluded;
         ``sup.labels`` the dense label matrix on the device), or None for an
-        unsupervised fit. ``epoch``: 0-based. ``self.n_steps_`` holds the number
-        of optimizer steps taken so far (for per-iteration schedules).
-    ``_init_loss_state(self, sup, n_samples, device)`` (optional)
+        unsupervised fit. ``self.n_steps_`` holds the number of optimizer steps
+        taken so far (for per-iteration schedules).
+    ``_init_loss_state(self, bank, sup)`` (optional)
         Called once before training, after the bank is filled
-        (``self._fit_state["bank"]`` holds it), e.g. to initialise class centres.
-    ``_end_of_epoch(self, epoch, bank, sup)`` (optional)
+        with the initial network's outputs (on the device, as ``bank`` above),
+        e.g. to initialise class centres.
+    ``_end_of_epoch(self, bank)`` (optional)
         Called after each epoch's optimizer steps and learning-rate schedule step,
         e.g. closed-form updates of auxiliary variables.
-    ``_end_of_fit(self, bank, sup)`` (optional)
+    ``_end_of_fit(self)`` (optional)
         Called once after the last epoch, before ``_fit_state`` is deleted, to
         store fitted attributes.
+    Hooks get only what the shipped hashers use; one that needs more (the epoch
+    number, the supervision after the first epoch) keeps it in ``_fit_state``.
     ``_supervised`` (class attribute, default True)
         Whether ``fit`` needs ``y`` or ``pairs`` (:class:`~skhash._base.BaseHasher`'s
         flag); when False and neither is given, ``sup`` is None.
@@ -523,16 +524,16 @@ class BaseDeepHasher(BaseHasher):
 
     # ---- hooks -------------------------------------------------------------------
 
-    def _batch_loss(self, z, idx, bank, sup, epoch):
+    def _batch_loss(self, z, idx, bank, sup):
         raise NotImplementedError
 
-    def _init_loss_state(self, sup, n_samples, device):
+    def _init_loss_state(self, bank, sup):
         pass
 
-    def _end_of_epoch(self, epoch, bank, sup):
+    def _end_of_epoch(self, bank):
         pass
 
-    def _end_of_fit(self, bank, sup):
+    def _end_of_fit(self):
         pass
 
     def _similarity_kind(self):
@@ -678,8 +679,7 @@ class BaseDeepHasher(BaseHasher):
         n = X32.shape[0]
         self.n_steps_ = 0
         bank = self._forward_all(module, X32, device, self.n_bits)
-        self._fit_state["bank"] = bank
-        self._init_loss_state(tsup, n, device)
+        self._init_loss_state(bank, tsup)
         params = [p for p in module.parameters() if p.requires_grad]
         if not params:
             raise ValueError("the network has no trainable parameter.")
@@ -701,7 +701,7 @@ class BaseDeepHasher(BaseHasher):
                     idx_dev = idx.to(device)
                     z = self._check_output(module(xb), xb.shape[0], self.n_bits)
                     bank[idx_dev] = z.detach().to(torch.float32)
-                    loss = self._batch_loss(z, idx_dev, bank, tsup, epoch)
+                    loss = self._batch_loss(z, idx_dev, bank, tsup)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -716,14 +716,14 @@ class BaseDeepHasher(BaseHasher):
                     )
                 loss_curve.append(epoch_loss)
                 scheduler.step()
-                self._end_of_epoch(epoch, bank, tsup)
+                self._end_of_epoch(bank)
                 if bar is not None:
                     bar.set_postfix(epoch=epoch + 1, loss=f"{epoch_loss:.4g}")
                     bar.update(1)
         finally:
             if bar is not None:
                 bar.close()
-        self._end_of_fit(bank, tsup)
+        self._end_of_fit()
         module.eval()
         self.module_ = module
         self.device_ = device
@@ -742,7 +742,7 @@ class BaseDeepHasher(BaseHasher):
         with torch.no_grad():
             for rows in self._batches(X32.shape[0]):
                 idx = torch.arange(rows.start, rows.stop, device=device)
-                loss = self._batch_loss(bank[idx], idx, bank, tsup, 0)
+                loss = self._batch_loss(bank[idx], idx, bank, tsup)
                 if torch.isfinite(loss).all():
                     continue
                 raise ValueError(

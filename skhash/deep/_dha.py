@@ -282,7 +282,7 @@ class DHAHasher(BaseDeepHasher):
         self.quantization_weight = quantization_weight
         self.similarity = similarity
 
-    def _init_loss_state(self, sup, n_samples, device):
+    def _init_loss_state(self, bank, sup):
         K = self.n_bits
         self.alpha_ = 10.0 / K if self.alpha is None else float(self.alpha)
         theta_dis = self.theta_dissimilar
@@ -295,7 +295,7 @@ class DHAHasher(BaseDeepHasher):
         else:
             self.beta_ = 0.5 if self.beta is None else float(self.beta)
 
-    def _batch_loss(self, z, idx, bank, sup, epoch):
+    def _batch_loss(self, z, idx, bank, sup):
         T, mask = sup.block(idx, self.similarity)
         if self.similarity == "binary":
             T = (T > 0).to(z.dtype)

@@ -375,7 +375,7 @@ class FisherHasher(BaseDeepHasher):
         self.quantization_weight = quantization_weight
         self.center_update = center_update
 
-    def _init_loss_state(self, sup, n_samples, device):
+    def _init_loss_state(self, bank, sup):
         if self.phi == 0 and self.quantization_weight == 0:
             raise ValueError(
                 "phi and quantization_weight are both 0, so the network would get no "
@@ -383,7 +383,6 @@ class FisherHasher(BaseDeepHasher):
                 "of them > 0."
             )
         Y = sup.labels
-        bank = self._fit_state["bank"]
         C, V = init_centers(bank, Y)
         self._fit_state.update(Y=label_proportions(Y), C=C, V=V)
         if self.center_update == "relaxed" and (self.mu > 0 or self.nu > 0):
@@ -401,7 +400,7 @@ class FisherHasher(BaseDeepHasher):
                     "Scale the features (e.g. with sklearn.preprocessing.StandardScaler)."
                 ) from exc
 
-    def _batch_loss(self, z, idx, bank, sup, epoch):
+    def _batch_loss(self, z, idx, bank, sup):
         state = self._fit_state
         loss = torch.zeros((), dtype=z.dtype, device=z.device)
         if self.phi > 0:
@@ -412,7 +411,7 @@ class FisherHasher(BaseDeepHasher):
             loss = loss + self.quantization_weight * fisher_quantization_loss(z, B)
         return loss
 
-    def _end_of_epoch(self, epoch, bank, sup):
+    def _end_of_epoch(self, bank):
         if self.mu == 0 and self.nu == 0:
             return  # the centres touch nothing
         state = self._fit_state
@@ -428,5 +427,5 @@ class FisherHasher(BaseDeepHasher):
             )
             state["C"] = C.to(bank.device, bank.dtype)
 
-    def _end_of_fit(self, bank, sup):
+    def _end_of_fit(self):
         self.centers_ = self._fit_state["C"].T.cpu().numpy().astype(np.int8)

@@ -234,10 +234,10 @@ class HashNetHasher(BaseDeepHasher):
         t = (n_steps // self.beta_step) * self.beta_step
         return float(self.beta_init * (1.0 + self.beta_gamma * t) ** self.beta_power)
 
-    def _init_loss_state(self, sup, n_samples, device):
+    def _init_loss_state(self, bank, sup):
         self.alpha_ = 10.0 / self.n_bits if self.alpha is None else float(self.alpha)
 
-    def _batch_loss(self, z, idx, bank, sup, epoch):
+    def _batch_loss(self, z, idx, bank, sup):
         beta = self._beta(self.n_steps_)
         self._fit_state["beta"] = beta
         S, mask = sup.block(idx, "binary")
@@ -254,5 +254,5 @@ class HashNetHasher(BaseDeepHasher):
             mask=mask,
         )
 
-    def _end_of_fit(self, bank, sup):
+    def _end_of_fit(self):
         self.beta_ = self._fit_state["beta"]
