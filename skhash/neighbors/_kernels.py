@@ -156,6 +156,13 @@ def _wide(DT):
     return None if DT.shape[0] == 1 else True
 
 
+def _serial_ok(wide):
+    """Whether one thread may run a kernel's serial version: for codes of one word. On
+    longer codes the parallel version's loops are about twice as fast, even on one
+    thread (see :mod:`skhash._numba`)."""
+    return wide is None
+
+
 @jit
 def _chunk_min(Q, q, DT, c0, c1, wide):
     """Smallest distance from query ``q`` to database rows ``c0:c1`` (a lower bound of
@@ -419,7 +426,8 @@ def kneighbors_words(Q, DT, k, n_bits, *, self_offset=-1, n_jobs=None):
     if n_q == 0 or k == 0:
         return dist, ind
     with Threads(n_jobs):
-        _knn_kernel(Q, DT, k, n_bits, self_offset, dist, ind, _wide(DT))
+        w = _wide(DT)
+        _knn_kernel(Q, DT, k, n_bits, self_offset, dist, ind, w, serial=_serial_ok(w))
     return dist, ind
 
 
@@ -503,13 +511,17 @@ def radius_neighbors_words(
     empty_i = np.empty(0, dtype=np.int64)
     if n_q == 0 or radius < 0:
         return offsets, empty_d, empty_i
+    w = _wide(DT)
+    serial = _serial_ok(w)
     with Threads(n_jobs):
-        _radius_kernel(Q, DT, radius, self_offset, offsets, empty_d, empty_i, False, _wide(DT))
+        _radius_kernel(Q, DT, radius, self_offset, offsets, empty_d, empty_i, False, w,
+                       serial=serial)  # fmt: skip
         np.cumsum(offsets, out=offsets)
         dist = np.empty(offsets[-1], dtype=np.int32)
         ind = np.empty(offsets[-1], dtype=np.int64)
         if offsets[-1]:
-            _radius_kernel(Q, DT, radius, self_offset, offsets, dist, ind, True, _wide(DT))
+            _radius_kernel(Q, DT, radius, self_offset, offsets, dist, ind, True, w,
+                           serial=serial)  # fmt: skip
             if sort_results:
                 _sort_segments_kernel(offsets, dist, ind, n_bits)
     return offsets, dist, ind

@@ -40,7 +40,7 @@ import numpy as np
 from numba import prange
 
 from .._numba import Threads, jit, parallel_jit
-from ._kernels import _CHUNK, _chunk_min, _popcount, _row_dists, _wide
+from ._kernels import _CHUNK, _chunk_min, _popcount, _row_dists, _serial_ok, _wide
 
 __all__ = [
     "LISTED_ROW_COST",
@@ -590,11 +590,12 @@ class MIHIndex:
         work = np.zeros((n_q, 3), dtype=np.int64)
         if n_q:
             qkeys = self.keys(Q_words)
+            wide = _wide(self.codes[0])
             with Threads(n_jobs):
                 _mih_knn_kernel(Q_words, qkeys, self.offsets, self.starts, self.ids, self.codes,
                                 self.sub_bits, self.masks, k, self.n_bits, self_offset,
-                                self._costs(budget), dist, ind, work,
-                                _wide(self.codes[0]))  # fmt: skip
+                                self._costs(budget), dist, ind, work, wide,
+                                serial=_serial_ok(wide))  # fmt: skip
         if return_work:
             return dist, ind, work
         return dist, ind
@@ -614,10 +615,12 @@ class MIHIndex:
         wide = _wide(self.codes[0])
         with Threads(n_jobs):
             empty_d, empty_i = np.empty(0, np.int32), np.empty(0, np.int64)
-            _mih_radius_kernel(*args, indptr, empty_d, empty_i, False, False, wide)
+            _mih_radius_kernel(*args, indptr, empty_d, empty_i, False, False, wide,
+                               serial=_serial_ok(wide))  # fmt: skip
             np.cumsum(indptr, out=indptr)
             dist = np.empty(indptr[-1], dtype=np.int32)
             ind = np.empty(indptr[-1], dtype=np.int64)
             if indptr[-1]:
-                _mih_radius_kernel(*args, indptr, dist, ind, True, sort_results, wide)
+                _mih_radius_kernel(*args, indptr, dist, ind, True, sort_results, wide,
+                                   serial=_serial_ok(wide))  # fmt: skip
         return indptr, dist, ind
