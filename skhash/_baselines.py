@@ -4,7 +4,7 @@ import numpy as np
 from scipy import linalg
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _num_samples, validate_data
+from sklearn.utils.validation import validate_data
 
 from ._base import BaseHasher, IntInterval, rollback_on_error
 
@@ -25,11 +25,14 @@ class _LinearHasher(BaseHasher):
 def _validate_fit_data(estimator, X, y):
     """Validate training data shared by the linear hashers; y is only length-checked."""
     X = validate_data(estimator, X, dtype=np.float64, ensure_min_samples=2)
-    if y is not None and _num_samples(y) != X.shape[0]:
-        raise ValueError(
-            f"y has {_num_samples(y)} entries but X has {X.shape[0]} samples; they must "
-            "match."
-        )
+    if y is not None:
+        shape = np.shape(y)
+        if not shape:
+            raise ValueError(f"y must hold one entry per sample of X; got the scalar {y!r}.")
+        if shape[0] != X.shape[0]:
+            raise ValueError(
+                f"y has {shape[0]} entries but X has {X.shape[0]} samples; they must match."
+            )
     return X
 
 
@@ -82,7 +85,7 @@ class LSHHasher(_LinearHasher):
     random_state : int, RandomState instance or None, default=None
         Seed of the hyperplane directions.
     verbose : int, default=0
-        Unused; present for a uniform hasher interface.
+        ``> 0``: ``fit`` prints one line saying what it fitted.
 
     Attributes
     ----------
@@ -153,6 +156,11 @@ class LSHHasher(_LinearHasher):
                 X, "the mean of X or the hyperplane offsets", self.mean_, self.intercept_
             )
             self._set_n_features_out()
+        if self.verbose:
+            print(
+                f"[LSHHasher] {self.n_bits} random hyperplanes through the mean of "
+                f"{X.shape[0]} samples with {X.shape[1]} features."
+            )
         return self
 
 
@@ -169,9 +177,13 @@ class PCAHasher(_LinearHasher):
         Code length K; at most ``min(n_samples - 1, n_features)``, the rank of
         the centred training data.
     random_state : int, RandomState instance or None, default=None
-        Unused (the fit is deterministic); present for a uniform hasher interface.
+        Changes nothing: the fit is deterministic (an exact SVD, with the sign of
+        each direction fixed). Accepted because every hasher takes ``n_bits``,
+        ``random_state`` and ``verbose``, so a grid over hashers or the command line
+        can set them on any of them.
     verbose : int, default=0
-        Unused; present for a uniform hasher interface.
+        ``> 0``: ``fit`` prints one line with the share of the training variance the
+        ``n_bits`` directions explain.
 
     Attributes
     ----------
@@ -247,6 +259,13 @@ class PCAHasher(_LinearHasher):
                 self.intercept_,
             )
             self._set_n_features_out()
+        if self.verbose:
+            total = np.sum(Xc * Xc) / max(X.shape[0] - 1, 1)
+            share = self.explained_variance_.sum() / total if total > 0 else 1.0
+            print(
+                f"[PCAHasher] {self.n_bits} principal directions of {X.shape[0]} samples "
+                f"with {X.shape[1]} features explain {share:.1%} of their variance."
+            )
         return self
 
 
@@ -269,7 +288,7 @@ class ITQHasher(_LinearHasher):
     random_state : int, RandomState instance or None, default=None
         Seed of the initial random rotation.
     verbose : int, default=0
-        Unused; present for a uniform hasher interface.
+        ``> 0``: ``fit`` prints the quantization error after each iteration.
 
     Attributes
     ----------
@@ -362,6 +381,11 @@ class ITQHasher(_LinearHasher):
                     U, _, Wt = linalg.svd(V.T @ B, check_finite=False)
                     R = U @ Wt
                     errors.append(np.sum((B - V @ R) ** 2) / X.shape[0])
+                    if self.verbose:
+                        print(
+                            f"[ITQHasher] iteration {len(errors)}/{self.n_iter}: "
+                            f"quantization error {errors[-1]:.6g}"
+                        )
                 self.coef_ = R.T @ P
                 self.intercept_ = -self.coef_ @ self.mean_
             self.rotation_ = R

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
 from skhash import ITQHasher, LSHHasher, PCAHasher
@@ -195,3 +196,45 @@ def test_large_values_within_float64_give_the_codes_of_the_unscaled_data(Hasher,
     codes = Hasher(n_bits=8, random_state=0).fit(X).transform(X)
     scaled = Hasher(n_bits=8, random_state=0).fit(X * scale).transform(X * scale)
     np.testing.assert_array_equal(scaled, codes)
+
+
+@pytest.mark.parametrize("Hasher", BASELINES)
+def test_y_of_another_length_or_a_scalar_y_is_refused(Hasher):
+    """y is only length-checked: a list, a column or a scalar of the wrong size is refused."""
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    Hasher(n_bits=2).fit(X, list(range(20)))
+    with pytest.raises(ValueError, match="y has 21 entries but X has 20 samples"):
+        Hasher(n_bits=2).fit(X, np.zeros((21, 1)))
+    with pytest.raises(ValueError, match="one entry per sample of X; got the scalar 3"):
+        Hasher(n_bits=2).fit(X, 3)
+
+
+@pytest.mark.parametrize("Hasher", BASELINES)
+def test_verbose_zero_prints_nothing(Hasher, capsys):
+    """The default verbose=0 fits silently."""
+    Hasher(n_bits=4, random_state=0).fit(load_digits().data[:200])
+    assert capsys.readouterr().out == ""
+
+
+def test_verbose_lsh_and_pca_say_what_they_fitted(capsys):
+    """LSH and PCA with verbose=1 print one line; PCA's gives its explained variance share."""
+    X = load_digits().data[:300]
+    LSHHasher(n_bits=16, random_state=0, verbose=1).fit(X)
+    assert capsys.readouterr().out == (
+        "[LSHHasher] 16 random hyperplanes through the mean of 300 samples with 64 features.\n"
+    )
+    pca = PCAHasher(n_bits=16, verbose=1).fit(X)
+    share = pca.explained_variance_.sum() / X.var(axis=0, ddof=1).sum()
+    assert capsys.readouterr().out == (
+        f"[PCAHasher] 16 principal directions of 300 samples with 64 features explain "
+        f"{share:.1%} of their variance.\n"
+    )
+
+
+def test_verbose_itq_prints_the_quantization_error_of_every_iteration(capsys):
+    """ITQ with verbose=1 prints each iteration's quantization_error_ entry."""
+    itq = ITQHasher(n_bits=8, n_iter=5, random_state=0, verbose=1).fit(load_digits().data[:300])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5
+    for t, (line, error) in enumerate(zip(lines, itq.quantization_error_, strict=True)):
+        assert line == f"[ITQHasher] iteration {t + 1}/5: quantization error {error:.6g}"
