@@ -5,7 +5,6 @@ import pytest
 import scipy.sparse as sp
 from sklearn.dummy import DummyClassifier
 from sklearn.svm import SVC
-from sklearn.utils._param_validation import InvalidParameterError
 
 import skhash._sch as sch_module
 from skhash import ITQHasher, SCHHasher
@@ -402,7 +401,7 @@ def test_all_pairs_of_a_large_training_set_are_refused(n_pairs_per_sample):
 def test_invalid_parameters_are_rejected(params):
     """p outside (0, 1], empty blocks, unknown options or a zero C fail validation."""
     X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
-    with pytest.raises(InvalidParameterError):
+    with pytest.raises(ValueError, match=f"'{next(iter(params))}' parameter"):
         SCHHasher(**params).fit(X, y)
 
 
