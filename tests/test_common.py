@@ -23,12 +23,20 @@ FAST_PARAMS = {
 }
 
 
+# Estimators checked a second time in another configuration: the re-ranking search with
+# a learned hasher (which must allow the checks' single-feature data) and cosine.
+EXTRA_INSTANCES = [
+    skhash.HashingNearestNeighbors(hasher=skhash.ITQHasher(n_bits=1), metric="cosine"),
+]
+
+
 def _public_estimators():
     public = {name: getattr(skhash, name) for name in skhash.__all__}
     public.update((name, getattr(skhash.neighbors, name)) for name in skhash.neighbors.__all__)
     for name, obj in sorted(public.items()):
         if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
             yield obj(**FAST_PARAMS.get(name, {}))
+    yield from EXTRA_INSTANCES
 
 
 def _expected_failed_checks(estimator):

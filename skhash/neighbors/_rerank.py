@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context, clone
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import IntInterval, rollback_on_error
@@ -141,7 +141,7 @@ class HashingNearestNeighbors(KNeighborsMixin, RadiusNeighborsMixin, BaseEstimat
         "hasher": [HasMethods(["fit", "transform"]), None],
         "n_candidates": [
             IntInterval(1, None, closed="left"),
-            Interval(Real, 1, None, closed="left"),
+            Interval(RealNotInt, 1, None, closed="left"),
         ],
         "metric": [StrOptions(set(_METRICS))],
         "algorithm": [StrOptions({"auto", "brute", "mih"})],
