@@ -15,7 +15,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._similarity import check_supervision
 from .codes import pack_codes
 
-__all__ = ["BaseHasher", "IntInterval", "rollback_on_error"]
+__all__ = ["BaseHasher", "IntInterval", "rollback_on_error", "sign"]
+
+
+def sign(F, dtype=np.int8):
+    """Signs of real-valued outputs as codes in {-1, +1}, with sign(0) = +1.
+
+    ``numpy.sign`` maps 0 to 0, which is not a binary code; every hasher's codes,
+    and the sign steps inside their fits, use this tie rule instead.
+    """
+    return np.where(np.asarray(F) >= 0, 1, -1).astype(dtype)
 
 
 class IntInterval(Interval):
@@ -209,8 +218,7 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         codes : ndarray of shape (n_samples, n_bits), dtype int8
             Values in {-1, +1}; an output of exactly 0 maps to +1.
         """
-        F = self.decision_function(X)
-        return np.where(F >= 0, 1, -1).astype(np.int8)
+        return sign(self.decision_function(X))
 
     def encode(self, X):
         """Binary codes of ``X``, bit-packed for storage and search.

@@ -6,7 +6,7 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from ._base import BaseHasher, IntInterval, rollback_on_error
+from ._base import BaseHasher, IntInterval, rollback_on_error, sign
 
 __all__ = ["ITQHasher", "LSHHasher", "PCAHasher"]
 
@@ -376,7 +376,7 @@ class ITQHasher(_LinearHasher):
                 R, _ = linalg.qr(rng.standard_normal((self.n_bits, self.n_bits)))
                 errors = []
                 for _ in range(self.n_iter):
-                    B = np.where(V @ R >= 0, 1.0, -1.0)
+                    B = sign(V @ R, np.float64)
                     # Procrustes: the rotation maximising trace(Bᵀ V R).
                     U, _, Wt = linalg.svd(V.T @ B, check_finite=False)
                     R = U @ Wt

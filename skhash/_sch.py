@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from ._base import BaseHasher, IntInterval, rollback_on_error
+from ._base import BaseHasher, IntInterval, rollback_on_error, sign
 
 __all__ = ["SCHHasher"]
 
@@ -44,7 +44,6 @@ class _PairMatrix:
         self.matrix = sp.csr_matrix(
             (np.zeros(len(rows)), cols[self._order], indptr), shape=(n_samples, n_samples)
         )
-        self._n_pairs = len(i)
 
     def set_values(self, coef):
         both = np.concatenate([coef, coef])
@@ -359,7 +358,7 @@ class SCHHasher(BaseHasher):
             paired[i] = paired[j] = True
             self._fit_hash_functions(X[paired], codes[paired], rng)
             if not paired.all():
-                codes[~paired] = np.where(self._decision_function(X[~paired]) >= 0, 1, -1)
+                codes[~paired] = sign(self._decision_function(X[~paired]))
             self.codes_ = codes.astype(np.int8)
             self.history_ = history
             self.n_pairs_ = len(s)
@@ -425,7 +424,7 @@ class SCHHasher(BaseHasher):
                 coef = w * ((agreement - old) / t - target)
                 A.set_values(coef)
                 v0 = current if sweep else rng.uniform(-1.0, 1.0, size=n)
-                z = np.where(A.smallest_eigenvector(v0) >= 0, 1.0, -1.0)
+                z = sign(A.smallest_eigenvector(v0), np.float64)
                 new = z[i] * z[j]
                 # First pass: the bit is unassigned (0) and takes the new value.
                 # Later passes: keep it only if it lowers this bit's objective.

@@ -5,7 +5,7 @@ import pytest
 from sklearn.utils.validation import validate_data
 
 import skhash
-from skhash._base import BaseHasher, rollback_on_error
+from skhash._base import BaseHasher, rollback_on_error, sign
 from skhash.codes import unpack_codes
 
 
@@ -158,3 +158,10 @@ def test_every_supervised_hasher_refuses_a_fit_without_y_in_the_same_words(name)
     assert Hasher().__sklearn_tags__().target_tags.required
     with pytest.raises(ValueError, match=f"^{name} requires y to be passed, but the target y"):
         Hasher(n_bits=2).fit(np.random.default_rng(0).normal(size=(12, 3)))
+
+
+def test_sign_maps_zero_to_plus_one_in_the_dtype_asked():
+    """sign gives ±1 codes, +1 for 0 and -0 (numpy.sign gives 0), int8 unless told."""
+    F = np.array([[-2.5, -0.0, 0.0, 1e-300, -1e-300, 7.0]])
+    np.testing.assert_array_equal(sign(F), [[-1, 1, 1, 1, -1, 1]])
+    assert sign(F).dtype == np.int8 and sign(F, np.float64).dtype == np.float64
