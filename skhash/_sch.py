@@ -231,20 +231,16 @@ class SCHHasher(BaseHasher):
       ``weighting="none"`` (one block, steps of 2/n_bits) follow the targets more
       closely.
     - SVM settings. The paper only says "SVM with Gaussian kernel". ``C=3`` with
-      ``gamma="scale"`` was chosen on validation mAP at 32 bits (database samples
-      outside the training set against the rest of the database, never the queries;
-      ``benchmarks/bench_sch.py --select``), over C in {1, 3, 10, 30} and widths
-      0.5-4 x "scale". With 500 partners per sample C=3 is the best C at
-      gamma="scale" or within 0.001 of it (MNIST-5k 0.918; digits 0.996 against
-      0.997 at C=10), and a kernel twice as narrow gains a little (0.923 and 0.997).
-      With 20 partners (about two similar pairs per sample) the codes are noisy and
-      a smaller C fits them less closely: C=1 is far better there (MNIST-5k 0.670
-      against 0.487, digits 0.857 against 0.805), so lower C when supervision is
-      that sparse.
+      ``gamma="scale"`` was chosen on validation mAP with the paper's 500 partners
+      per sample (``benchmarks/bench_sch.py --select``, never on the queries); with
+      much sparser supervision the codes are noisy and a smaller ``C`` fits them
+      better.
     - Encoding. All SVMs share the kernel width, so ``transform`` builds the kernel
       between X and the union of their support vectors once and multiplies it by the
       stacked dual coefficients, instead of evaluating each SVM on its own; the
       outputs equal the SVMs' ``decision_function``.
+
+    Read more in the User Guide, :doc:`/user_guide/sch`.
 
     References
     ----------

@@ -166,30 +166,16 @@ class DHAHasher(BaseDeepHasher):
 
     - θ: the paper gives no value. θ is set relative to K, so that one default serves
       every code length, as α = 10/K does. ``theta=0.05`` (θ = K/20; a similar pair
-      is even odds at a Hamming distance of 0.475 K) was selected without the
-      queries: MNIST-5k's 4,000 training images split 3,000 / 1,000 (stratified),
-      fitted on the 3,000 and scored by the mAP@all of the 1,000 against them, over
-      the grid {0, 0.025, 0.05, 0.1, 0.15, 0.25} (0.25 the previous default; 0.15
-      at 32 bits only) at 12, 16 and 32 bits, seeds 0 and 1 (some also 2). 0, 0.025
-      and 0.05 beat 0.25 at every length (0.25: 0.943 / 0.942 / 0.949 at 12 / 16 /
-      32 bits; 0.05: 0.951 / 0.952 / 0.953; 0: 0.952 / 0.954 / 0.954). 0.05 rather
-      than 0: the shift is the paper's idea, and 0.05 stays within about 0.2 points
-      of mAP of no shift at every length, while 0.1 falls a point behind it at 12
-      bits (0.942). On the real protocol (fit on the 4,000, 1,000 queries, seeds
-      0-2) 0.05 gave 0.956 / 0.955 / 0.957 at 12 / 16 / 32 bits against 0.953 with
-      0.25, still 0.1 to 0.4 points below HashNet (see the user guide). It was not
-      re-selected for DHA-t (``similarity="cosine"``): on the user guide's
-      multi-label set it lifts binary DHA by 3 points of mAP and leaves DHA-t where
-      it was, so DHA-t's lead shrinks to 2 points of NDCG@100; a larger ``theta``
-      strengthens its graded target. For DHA-t the paper only
-      says θ is larger for larger t and "much smaller" for t = 0; here
-      θ = t · θ_similar for t > 0 and ``theta_dissimilar`` (default −θ_similar / 2)
-      for t = 0.
+      is even odds at a Hamming distance of 0.475 K) was selected on a validation
+      split of the training set, never the queries, for binary similarity; a larger
+      ``theta`` strengthens DHA-t's graded target. For DHA-t the paper only says θ
+      is larger for larger t and "much smaller" for t = 0; here θ = t · θ_similar
+      for t > 0 and ``theta_dissimilar`` (default −θ_similar / 2) for t = 0.
     - λ: the paper gives no value, and weighs two sums (over pairs and over
       samples); in this module's means, its λ over a batch of b samples is λ / b
       here, so the default 0.001 is the paper's λ ≈ 0.25 at its batch size of 256.
-      Measured on MNIST-5k: λ = 0.01 cost about 0.01 mAP against λ = 0, and λ = 0.1
-      collapsed the codes (tanh saturates before the pairs are separated).
+      A much heavier λ collapses the codes (tanh saturates before the pairs are
+      separated).
     - β: the paper sets β by hand from the approximate ratio of dissimilar to similar
       pairs; ``beta="auto"`` computes that ratio exactly from the training
       supervision (from labels, over all pairs; from pairs, over the given ones).
@@ -202,6 +188,8 @@ class DHAHasher(BaseDeepHasher):
       SGD with a 10 times larger learning rate on the hash layer.
     - The loss is computed from softplus (−log σ(x) = softplus(−x)), finite for any
       inner product.
+
+    Read more in the User Guide, :doc:`/user_guide/dha`.
 
     References
     ----------

@@ -287,6 +287,8 @@ class FisherHasher(BaseDeepHasher):
     - Network and optimiser: an MLP over precomputed features and Adam by default,
       the same defaults as the other deep hashers, instead of VGG-F fine-tuned by SGD.
 
+    Read more in the User Guide, :doc:`/user_guide/fisher`.
+
     References
     ----------
     .. [1] Y. Li, W. Pei, Y. Zha and J. van Gemert, "Push for quantization: deep

@@ -131,7 +131,7 @@ class HashNetHasher(BaseDeepHasher):
       equal shares that are the point of Eq. 2. Taken literally, with c_ij < 1
       (Jaccard values average about 0.3 on multi-label data) the similar pairs lose
       most of their share, dissimilar pairs dominate and the outputs collapse
-      towards 0 (measured: mAP near chance). The paper's c_ij = 0 for dissimilar
+      towards 0, with codes near chance. The paper's c_ij = 0 for dissimilar
       pairs would give them no weight at all; they keep c_ij = 1.
     - Continuation: the paper's Algorithm 1 trains to convergence at each β; the
       authors' code (followed here) raises β by a fixed schedule in steps, and β
@@ -144,6 +144,8 @@ class HashNetHasher(BaseDeepHasher):
     - The loss is ``softplus(α⟨h_i, h_j⟩) − α s_ij ⟨h_i, h_j⟩``, exact and finite
       for any inner product (the authors' code switches to a linear form above a
       threshold).
+
+    Read more in the User Guide, :doc:`/user_guide/hashnet`.
 
     References
     ----------
