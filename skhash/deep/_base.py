@@ -386,8 +386,6 @@ class BaseDeepHasher(BaseHasher):
     ``_end_of_fit(self)`` (optional)
         Called once after the last epoch, before ``_fit_state`` is deleted, to
         store fitted attributes.
-    Hooks get only what the shipped hashers use; one that needs more (the epoch
-    number, the supervision after the first epoch) keeps it in ``_fit_state``.
     ``_supervised`` (class attribute, default True)
         Whether ``fit`` needs ``y`` or ``pairs`` (:class:`~skhash._base.BaseHasher`'s
         flag); when False and neither is given, ``sup`` is None.
@@ -398,6 +396,9 @@ class BaseDeepHasher(BaseHasher):
     ``_similarity_kind(self)`` (optional)
         The label-similarity kind of the :class:`skhash._similarity.Supervision`
         built by ``fit`` (default ``getattr(self, "similarity", "binary")``).
+
+    Hooks get only what the shipped hashers use; one that needs more (the epoch
+    number, the supervision after the first epoch) keeps it in ``_fit_state``.
 
     Parameters
     ----------
