@@ -35,49 +35,10 @@ thread's rate is also given from CPU time (``q/s/core``), which waiting for a bu
 does not inflate. The load average is printed: on a shared machine wall-clock figures
 are lower bounds.
 
-Measured
---------
-
-2026-12-02, 2-core AMD EPYC (Zen 3: AVX2, no AVX-512), shared with other
-low-priority jobs (load averages printed). ``python benchmarks/bench_dask.py
---repeat 5`` (distributed's warnings about the 76 MiB graphs of the 10M-code fits
-left out)::
-
-    load average 1.9 on 2 cores
-
-    == HammingNeighbors: 64-bit codes, k=10 ==
-          codes      data algorithm B codes B tables B traced  fit s  q/s/core  q/s 1 thr  q/s 2 thr  G cmp/s/core
-      1,000,000   uniform     brute     8.0      0.0      8.0   0.01     1,000        986      1,895          1.00
-      1,000,000   uniform       mih     8.0     60.1     68.2   0.43     1,155      1,143      2,562          1.16
-      1,000,000 clustered     brute     8.0      0.0      8.0   0.00     1,121      1,113      1,936          1.12
-      1,000,000 clustered       mih     8.0     60.1     68.1   0.39    24,149     24,168     20,045         24.15
-     10,000,000   uniform     brute     8.0      0.0      8.0   0.02       106        106        177          1.06
-     10,000,000   uniform       mih     8.0     48.1     56.1   3.15       519        498        689          5.19
-     10,000,000 clustered     brute     8.0      0.0      8.0   0.02       111        111        199          1.11
-     10,000,000 clustered       mih     8.0     48.1     56.1   3.91    21,595     21,609     27,635        215.95
-
-    Extrapolated to 100,000,000 codes (exhaustive kernel, linear in the codes):
-      memory 0.8 GB of codes
-        uniform: 10.6 q/s per core (CPU time), 10.6 q/s on 1 thread, 17.7 on 2 (wall clock)
-      clustered: 11.1 q/s per core (CPU time), 11.1 q/s on 1 thread, 19.9 on 2 (wall clock)
-
-    == Dask overhead: uniform 64-bit codes, k=10, 2 cores ==
-          codes                      setup shards   fit s  500 q s   1 q ms  x batch   x 1 q
-      1,000,000  HammingNeighbors n_jobs=1      1    0.00     0.49      2.1
-      1,000,000  HammingNeighbors n_jobs=2      1    0.00     0.52      5.8
-      1,000,000           dask threads (2)      2    0.04     0.52      8.7     1.07     4.1
-      1,000,000           dask threads (2)      8    0.04     0.49     11.5     1.01     5.4
-      1,000,000      LocalCluster 2x1 proc      2    0.87     0.53     59.3     1.09    28.0
-      1,000,000      LocalCluster 2x1 proc      8    0.21     0.58     95.1     1.18    44.9
-     10,000,000  HammingNeighbors n_jobs=1      1    0.21     5.16     12.9
-     10,000,000  HammingNeighbors n_jobs=2      1    0.20     2.62     12.7
-     10,000,000           dask threads (2)      2    0.39     2.77     17.3     1.05     1.4
-     10,000,000           dask threads (2)      8    0.47     3.69     27.5     1.40     2.2
-     10,000,000      LocalCluster 2x1 proc      2    1.09     5.15     86.8     1.96     6.8
-     10,000,000      LocalCluster 2x1 proc      8    1.08     5.57    112.3     2.12     8.8
-
-    load average 3.3 on 2 cores
-"""  # noqa: E501
+Results: the printed output of recorded runs, each with its machine, date and
+command, is in ``docs/results/bench_dask.txt``;
+docs/scaling.rst summarises it.
+"""
 
 import argparse
 import gc

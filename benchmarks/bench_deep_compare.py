@@ -24,18 +24,9 @@ average of 3.5 to 4.8) or ``--part table --seeds 0`` for a quick look; ``--metho
 (or LSH, HashNet, Fisher) runs only those methods' rows. Timings are wall-clock on a
 shared machine: the load average is printed before and after each part.
 
-Measured (``--part table``, seeds 0 1 2, 30 epochs; query mAP@all, mean ± std; the DHA
-column with its default ``theta=0.05`` of 2026-12-02; ablations and the multi-label
-tables are in docs/user_guide/dha.rst and fisher.rst)::
-
-    bits    HashNet          Deep Fisher      DHA              LSH
-    12      0.957 ± 0.002    0.964 ± 0.004    0.956 ± 0.002    0.192
-    16      0.959 ± 0.001    0.966 ± 0.004    0.955 ± 0.002    0.210
-    32      0.960 ± 0.002    0.966 ± 0.003    0.957 ± 0.001    0.270
-    64      0.957 ± 0.001    0.958 ± 0.005    0.956 ± 0.001    0.328
-
-With the full defaults (50 epochs), 32 bits, seeds 0 1 2, one torch thread, in one run
-(2026-12-02): HashNet 0.9596 / 0.9614 / 0.9570, DHA 0.9596 / 0.9589 / 0.9575.
+Results: the printed output of recorded runs, each with its machine, date and
+command, is in ``docs/results/bench_deep_compare.txt``;
+docs/user_guide/dha.rst and fisher.rst summarise it.
 """
 
 import argparse

@@ -21,15 +21,9 @@ Ablations (paper, Table 3), 32 bits:
   training-set loss of the relaxed outputs J(tanh(βz)) against that of the codes
   L(sgn z), the gap of the paper's Fig. 7, and the mean |tanh(βz)|.
 
-Measured, ``--quick`` on 2026-12-02 (2 cores, load average 3.05 at the start)::
-
-    | bits | seed | HashNet mAP | fit wall s | fit CPU s | ITQ mAP | ITQ fit s |
-    |---:|---:|---:|---:|---:|---:|---:|
-    | 32 | 0 | 0.9596 | 34.8 | 24.8 | 0.4569 | 0.91 |
-
-The full run's 16/32/64-bit table and the ablations are in docs/user_guide/hashnet.rst
-(16 bits 0.961, 32 bits 0.957-0.961 over 3 seeds, 64 bits 0.959; balanced weights
-0.96 against 0.21 without them; continuation against a fixed tanh within seed noise).
+Results: the printed output of recorded runs, each with its machine, date and
+command, is in ``docs/results/bench_hashnet.txt``;
+docs/user_guide/hashnet.rst summarises it.
 """
 
 import argparse

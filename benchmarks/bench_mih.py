@@ -26,66 +26,10 @@ the first call (exhaustive pilot queries, cost estimate), the last, the call at
 which it built the tables if it did (once the scan time they would have saved pays
 for their build), and its estimate of the tables' cost as a fraction of a scan.
 
-Measured
---------
-
-2026-12-02, 2-core AMD EPYC (Zen 3: AVX2, no AVX-512, so the exhaustive kernel's
-popcount is not one vector instruction; about 1e9 codes per second per core here),
-shared with other low-priority jobs (load averages printed), so single timings
-carry tens of percent of noise. Earlier runs on a Zen 4 with AVX-512 (about 3.5e9
-codes per second per core) gave 3.7x (1M) and 9.2x (10M) for clustered 64-bit k=10.
-``python benchmarks/bench_mih.py --n-db 1000000 --bits 64 128 --k 1 10 100``::
-
-    load average 1.51 (1 min), 2 CPUs
-
-    uniform, 64 bits, 1,000,000 codes, 1000 queries, 2 threads: m=5 substrings of [13, 13, 12, 13, 13] bits, build 0.9 s, memory per code 8 B codes + 60.1 B tables
-      k=1    brute    441.8 ms/1000q   mih    138.7 ms/1000q   speed-up   3.18x   auto call 1    454.7, call 4    144.7 ms/1000q (est. 0.45 of a scan, tables at call 1)   median k-th distance  13   identical: True
-      k=10   brute    518.3 ms/1000q   mih    317.8 ms/1000q   speed-up   1.63x   auto call 1    655.6, call 4    555.6 ms/1000q (est. 0.92 of a scan, no tables)   median k-th distance  15   identical: True
-      k=100  brute    595.8 ms/1000q   mih    713.9 ms/1000q   speed-up   0.83x   auto call 1    983.2, call 4    610.5 ms/1000q (est. 1.49 of a scan, no tables)   median k-th distance  17   identical: True
-
-    uniform, 128 bits, 1,000,000 codes, 1000 queries, 2 threads: m=11 substrings of [12, 11, 12, 12, 11, 12, 11, 12, 12, 11, 12] bits, build 1.1 s, memory per code 16 B codes + 220.1 B tables
-      k=1    brute    501.7 ms/1000q   mih   2195.8 ms/1000q   speed-up   0.23x   auto call 1    691.9, call 4    660.1 ms/1000q (est. 3.42 of a scan, no tables)   median k-th distance  37   identical: True
-      k=10   brute    715.6 ms/1000q   mih   2092.7 ms/1000q   speed-up   0.34x   auto call 1    696.6, call 4    604.9 ms/1000q (est. 4.58 of a scan, no tables)   median k-th distance  40   identical: True
-      k=100  brute    812.3 ms/1000q   mih   2520.0 ms/1000q   speed-up   0.32x   auto call 1    872.2, call 4    814.1 ms/1000q (est. 5.67 of a scan, no tables)   median k-th distance  43   identical: True
-
-    clustered, 64 bits, 1,000,000 codes, 1000 queries, 2 threads: m=5 substrings of [13, 13, 12, 13, 13] bits, build 0.4 s, memory per code 8 B codes + 60.1 B tables
-      k=1    brute    472.9 ms/1000q   mih     83.9 ms/1000q   speed-up   5.64x   auto call 1    516.3, call 4     58.0 ms/1000q (est. 0.15 of a scan, tables at call 1)   median k-th distance   7   identical: True
-      k=10   brute    429.2 ms/1000q   mih     61.5 ms/1000q   speed-up   6.98x   auto call 1    436.5, call 4     84.8 ms/1000q (est. 0.23 of a scan, tables at call 1)   median k-th distance   9   identical: True
-      k=100  brute    597.9 ms/1000q   mih    180.1 ms/1000q   speed-up   3.32x   auto call 1    561.4, call 4    170.1 ms/1000q (est. 0.41 of a scan, tables at call 1)   median k-th distance  11   identical: True
-
-    clustered, 128 bits, 1,000,000 codes, 1000 queries, 2 threads: m=11 substrings of [12, 11, 12, 12, 11, 12, 11, 12, 12, 11, 12] bits, build 1.4 s, memory per code 16 B codes + 220.1 B tables
-      k=1    brute    687.9 ms/1000q   mih    216.2 ms/1000q   speed-up   3.18x   auto call 1    672.5, call 4    218.9 ms/1000q (est. 0.56 of a scan, tables at call 3)   median k-th distance  19   identical: True
-      k=10   brute    625.1 ms/1000q   mih    274.7 ms/1000q   speed-up   2.28x   auto call 1    723.6, call 4   1634.3 ms/1000q (est. 0.68 of a scan, tables at call 4)   median k-th distance  20   identical: True
-      k=100  brute    752.4 ms/1000q   mih    474.5 ms/1000q   speed-up   1.59x   auto call 1   1004.1, call 4    769.3 ms/1000q (est. 0.86 of a scan, no tables)   median k-th distance  22   identical: True
-
-    load average 2.01 (1 min)
-
-``python benchmarks/bench_mih.py --n-db 10000000 --bits 64 128 --k 1 10 100``::
-
-    load average 1.38 (1 min), 2 CPUs
-
-    uniform, 64 bits, 10,000,000 codes, 1000 queries, 2 threads: m=4 substrings of [16, 16, 16, 16] bits, build 5.1 s, memory per code 8 B codes + 48.1 B tables
-      k=1    brute   4984.1 ms/1000q   mih    535.4 ms/1000q   speed-up   9.31x   auto call 1   5400.6, call 4    518.2 ms/1000q (est. 0.11 of a scan, tables at call 1)   median k-th distance  12   identical: True
-      k=10   brute   5712.3 ms/1000q   mih   1158.6 ms/1000q   speed-up   4.93x   auto call 1   4923.0, call 4   1085.9 ms/1000q (est. 0.25 of a scan, tables at call 1)   median k-th distance  14   identical: True
-      k=100  brute   5778.0 ms/1000q   mih   1822.5 ms/1000q   speed-up   3.17x   auto call 1   5336.7, call 4   2038.1 ms/1000q (est. 0.34 of a scan, tables at call 1)   median k-th distance  15   identical: True
-
-    uniform, 128 bits, 10,000,000 codes, 1000 queries, 2 threads: m=8 substrings of [16, 16, 16, 16, 16, 16, 16, 16] bits, build 11.8 s, memory per code 16 B codes + 160.2 B tables
-      k=1    brute   7352.7 ms/1000q   mih   9369.3 ms/1000q   speed-up   0.78x   auto call 1   7952.3, call 4   9205.6 ms/1000q (est. 1.48 of a scan, no tables)   median k-th distance  35   identical: True
-      k=10   brute   8762.8 ms/1000q   mih  24031.1 ms/1000q   speed-up   0.36x   auto call 1   9135.6, call 4   8671.8 ms/1000q (est. 2.13 of a scan, no tables)   median k-th distance  37   identical: True
-      k=100  brute   8112.6 ms/1000q   mih  32225.7 ms/1000q   speed-up   0.25x   auto call 1  11832.9, call 4  10918.5 ms/1000q (est. 2.97 of a scan, no tables)   median k-th distance  40   identical: True
-
-    clustered, 64 bits, 10,000,000 codes, 1000 queries, 2 threads: m=4 substrings of [16, 16, 16, 16] bits, build 3.6 s, memory per code 8 B codes + 48.1 B tables
-      k=1    brute   5526.9 ms/1000q   mih    150.9 ms/1000q   speed-up  36.63x   auto call 1   4709.3, call 4    170.3 ms/1000q (est. 0.04 of a scan, tables at call 1)   median k-th distance   7   identical: True
-      k=10   brute   5568.9 ms/1000q   mih    188.4 ms/1000q   speed-up  29.57x   auto call 1   3619.8, call 4    209.1 ms/1000q (est. 0.05 of a scan, tables at call 1)   median k-th distance   8   identical: True
-      k=100  brute   5874.1 ms/1000q   mih    420.3 ms/1000q   speed-up  13.98x   auto call 1   3818.0, call 4    415.8 ms/1000q (est. 0.08 of a scan, tables at call 1)   median k-th distance   9   identical: True
-
-    clustered, 128 bits, 10,000,000 codes, 1000 queries, 2 threads: m=8 substrings of [16, 16, 16, 16, 16, 16, 16, 16] bits, build 12.1 s, memory per code 16 B codes + 160.2 B tables
-      k=1    brute   7884.3 ms/1000q   mih    941.3 ms/1000q   speed-up   8.38x   auto call 1  13310.4, call 4   1071.3 ms/1000q (est. 0.18 of a scan, tables at call 1)   median k-th distance  18   identical: True
-      k=10   brute   7590.9 ms/1000q   mih    994.3 ms/1000q   speed-up   7.63x   auto call 1   8652.3, call 4   1072.6 ms/1000q (est. 0.21 of a scan, tables at call 2)   median k-th distance  19   identical: True
-      k=100  brute   7044.5 ms/1000q   mih   1383.0 ms/1000q   speed-up   5.09x   auto call 1   8719.8, call 4   1535.8 ms/1000q (est. 0.26 of a scan, tables at call 2)   median k-th distance  20   identical: True
-
-    load average 2.82 (1 min)
-"""  # noqa: E501
+Results: the printed output of recorded runs, each with its machine, date and
+command, is in ``docs/results/bench_mih.txt``;
+docs/user_guide/search.rst and docs/scaling.rst summarise it.
+"""
 
 import argparse
 import os

@@ -16,29 +16,10 @@ every table) if any method's distances differ. Timings are the best of several r
 after a warm-up (numba compiles on first use); the load average is printed because the
 machine may be shared.
 
-Measured
---------
-
-2026-12-02, ``python benchmarks/bench_search.py`` (defaults: 1,000,000 codes, 1,000
-queries, k = 10, 2 threads), 2-core AMD EPYC (Zen 4), load average 0.33 at the start
-and 0.91 at the end (an idle machine)::
-
-    64-bit codes, 1,000,000 database codes, 1000 queries, k=10, 2 threads
-      skhash HammingNeighbors            1,000,000      4,108 q/s   4.11 G cmp/s
-      faiss IndexBinaryFlat              1,000,000      1,586 q/s   1.59 G cmp/s   distances equal: True
-      -> HammingNeighbors / FAISS speed: 2.6x
-      skhash HammingNeighbors (subset)     100,000     35,429 q/s   3.54 G cmp/s
-      sklearn NearestNeighbors hamming     100,000        212 q/s   0.02 G cmp/s   distances equal: True
-      -> HammingNeighbors / sklearn speed: 167x
-
-    256-bit codes, 1,000,000 database codes, 1000 queries, k=10, 2 threads
-      skhash HammingNeighbors            1,000,000      1,993 q/s   1.99 G cmp/s
-      faiss IndexBinaryFlat              1,000,000      1,511 q/s   1.51 G cmp/s   distances equal: True
-      -> HammingNeighbors / FAISS speed: 1.3x
-      skhash HammingNeighbors (subset)     100,000     34,271 q/s   3.43 G cmp/s
-      sklearn NearestNeighbors hamming     100,000        119 q/s   0.01 G cmp/s   distances equal: True
-      -> HammingNeighbors / sklearn speed: 289x
-"""  # noqa: E501
+Results: the printed output of recorded runs, each with its machine, date and
+command, is in ``docs/results/bench_search.txt``;
+docs/user_guide/search.rst summarises it.
+"""
 
 import argparse
 import os
