@@ -26,7 +26,9 @@ def _validate_fit_data(estimator, X, y):
     """Validate training data shared by the linear hashers; y is only length-checked."""
     X = validate_data(estimator, X, dtype=np.float64, ensure_min_samples=2)
     if y is not None:
-        shape = np.shape(y)
+        # Array-likes without a shape (lists, or objects with only __array__) are read
+        # through np.asarray; np.shape would dispatch to their __array_function__.
+        shape = y.shape if hasattr(y, "shape") else np.asarray(y).shape
         if not shape:
             raise ValueError(f"y must hold one entry per sample of X; got the scalar {y!r}.")
         if shape[0] != X.shape[0]:

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
@@ -200,9 +201,10 @@ def test_large_values_within_float64_give_the_codes_of_the_unscaled_data(Hasher,
 
 @pytest.mark.parametrize("Hasher", BASELINES)
 def test_y_of_another_length_or_a_scalar_y_is_refused(Hasher):
-    """y is only length-checked: a list, a column or a scalar of the wrong size is refused."""
+    """y is only length-checked: lists and sparse labels pass; wrong lengths, scalars do not."""
     X = np.random.default_rng(0).normal(size=(20, 4))
     Hasher(n_bits=2).fit(X, list(range(20)))
+    Hasher(n_bits=2).fit(X, sp.csr_matrix(np.eye(20, 3)))
     with pytest.raises(ValueError, match="y has 21 entries but X has 20 samples"):
         Hasher(n_bits=2).fit(X, np.zeros((21, 1)))
     with pytest.raises(ValueError, match="one entry per sample of X; got the scalar 3"):
