@@ -169,18 +169,23 @@ _CONCURRENT = """
     from skhash.metrics import mean_average_precision
 
     rng = np.random.default_rng(0)
-    codes = (rng.random((3000, 64)) < 0.5).astype(np.uint8)
+    # 64-bit codes run serial kernels on one thread, 128-bit ones parallel kernels.
+    codes = {b: (rng.random((3000, b)) < 0.5).astype(np.uint8) for b in (64, 128)}
     y = rng.integers(0, 5, 3000)
-    indexes = [HammingNeighbors(n_neighbors=10, algorithm=a).fit(codes) for a in ("brute", "mih")]
+    indexes = [
+        HammingNeighbors(n_neighbors=10, algorithm=a, n_jobs=n_jobs).fit(codes[b])
+        for a in ("brute", "mih") for b in (64, 128) for n_jobs in (1, 2)
+    ]
 
     def work(t):
-        n_jobs = 1 + t % 2
+        nn = indexes[t]
+        n_jobs = nn.n_jobs
+        codes_t = codes[nn.n_bits_]
         sl = slice(100 * t, 100 * t + 100)
-        nn = indexes[t % 2].set_params(n_jobs=n_jobs)
         return (
-            nn.kneighbors(codes[sl])[1].tolist(),
-            [r.tolist() for r in nn.radius_neighbors(codes[sl], radius=20)[1]],
-            mean_average_precision(codes[sl], y[sl], codes, y, n_jobs=n_jobs),
+            nn.kneighbors(codes_t[sl])[1].tolist(),
+            [r.tolist() for r in nn.radius_neighbors(codes_t[sl], radius=20)[1]],
+            mean_average_precision(codes_t[sl], y[sl], codes_t, y, n_jobs=n_jobs),
         )
 
     serial = [work(t) for t in range(8)]
@@ -204,8 +209,9 @@ _CONCURRENT = """
 
 
 def test_concurrent_queries_are_safe_under_the_workqueue_layer():
-    """Under numba's workqueue layer, 8 threads querying and scoring at once (one and
-    two numba threads each) neither abort nor change a result."""
+    """Under numba's workqueue layer, 8 threads querying and scoring at once (brute and
+    mih, 64 and 128 bits, one and two numba threads each) neither abort nor change a
+    result."""
     env = _clean_env(NUMBA_THREADING_LAYER="workqueue", NUMBA_NUM_THREADS="2")
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(_CONCURRENT)],

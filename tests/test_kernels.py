@@ -39,13 +39,15 @@ def _hard_database(rng, n, n_bits):
     return Dp
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
 @pytest.mark.parametrize("n_bits", N_BITS)
-def test_distance_matrix_matches_numpy(n_bits):
-    """hamming_distance_matrix equals the count of differing unpacked bits."""
+def test_distance_matrix_matches_numpy(n_bits, n_jobs):
+    """hamming_distance_matrix equals the count of differing unpacked bits, on one
+    thread (serial kernels) and two (parallel kernels)."""
     rng = np.random.default_rng(n_bits)
     Dp = _hard_database(rng, 4500, n_bits)
     Qp = np.vstack([_codes(rng, 20, n_bits), Dp[:3], np.zeros_like(Dp[:1])])
-    got = hamming_distance_matrix(Qp, Dp, n_jobs=2)
+    got = hamming_distance_matrix(Qp, Dp, n_jobs=n_jobs)
     assert got.dtype == np.int32 and got.shape == (len(Qp), len(Dp))
     np.testing.assert_array_equal(got, _reference(Qp, Dp, n_bits))
 
@@ -58,9 +60,11 @@ def test_distance_matrix_rejects_mismatched_input():
         hamming_distance_matrix(np.zeros((2, 8), np.uint8), np.zeros((2, 4), np.uint8))
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
 @pytest.mark.parametrize("n_bits", N_BITS)
-def test_kneighbors_matches_stable_sort(n_bits):
-    """k-NN equals a stable sort by (distance, index) for k from 1 to n, ties included."""
+def test_kneighbors_matches_stable_sort(n_bits, n_jobs):
+    """k-NN equals a stable sort by (distance, index) for k from 1 to n, ties included,
+    on one thread and two."""
     rng = np.random.default_rng(n_bits + 1)
     n = 3000
     Dp = _hard_database(rng, n, n_bits)
@@ -69,7 +73,7 @@ def test_kneighbors_matches_stable_sort(n_bits):
     order = np.argsort(ref, axis=1, kind="stable")
     Q, DT = to_words(Qp), to_words(Dp, transpose=True)
     for k in (1, 7, 200, n):
-        dist, ind = kneighbors_words(Q, DT, k, n_bits, n_jobs=2)
+        dist, ind = kneighbors_words(Q, DT, k, n_bits, n_jobs=n_jobs)
         np.testing.assert_array_equal(ind, order[:, :k])
         np.testing.assert_array_equal(dist, np.take_along_axis(ref, order[:, :k], axis=1))
 
@@ -98,17 +102,21 @@ def test_all_equal_codes_give_index_order():
     np.testing.assert_array_equal(ind, np.tile(np.arange(250), (4, 1)))
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
 @pytest.mark.parametrize("n_bits", [16, 64, 256, 300])
 @pytest.mark.parametrize("sort_results", [False, True])
-def test_radius_matches_numpy(n_bits, sort_results):
-    """Radius search returns exactly the rows with distance <= r, in index or distance order."""
+def test_radius_matches_numpy(n_bits, sort_results, n_jobs):
+    """Radius search returns exactly the rows with distance <= r, in index or distance
+    order, on one thread and two."""
     rng = np.random.default_rng(n_bits)
     Dp = _hard_database(rng, 2000, n_bits)
     Qp = np.vstack([_codes(rng, 10, n_bits), Dp[[7, 2000 // 3]]])
     ref = _reference(Qp, Dp, n_bits)
     Q, DT = to_words(Qp), to_words(Dp, transpose=True)
     for r in (0, 2, n_bits // 2 - 4, n_bits):
-        offsets, dist, ind = radius_neighbors_words(Q, DT, r, n_bits, sort_results=sort_results)
+        offsets, dist, ind = radius_neighbors_words(
+            Q, DT, r, n_bits, sort_results=sort_results, n_jobs=n_jobs
+        )
         for q in range(len(Qp)):
             expected = np.flatnonzero(ref[q] <= r)
             if sort_results:
