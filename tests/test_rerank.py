@@ -10,7 +10,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skhash import HashingNearestNeighbors, ITQHasher, SCHHasher
+from skhash import HammingNeighbors, HashingNearestNeighbors, ITQHasher, SCHHasher
 from skhash.neighbors._rerank_kernels import (
     COSINE,
     DOT,
@@ -142,6 +142,26 @@ def test_learned_codes_need_fewer_candidates_than_sign_bits():
         recall[name] = nn.fit(X[:1400]).score(X[1400:])
     # 0.70 against 0.76 to 0.77 over ITQ seeds.
     assert recall["itq"] > recall["sign"] + 0.03
+
+
+def test_transformer_as_hasher_gives_centred_sign_bits():
+    """Any transformer is a hasher (bit = output > 0): centring rescues pixel sign bits."""
+    X, _ = load_digits(return_X_y=True)
+    raw = HashingNearestNeighbors(n_neighbors=10, n_candidates=5.0).fit(X[:1400])
+    centred = HashingNearestNeighbors(
+        n_neighbors=10, hasher=StandardScaler(with_std=False), n_candidates=5.0
+    ).fit(X[:1400])
+    mean = X[:1400].mean(axis=0)
+    reference = HammingNeighbors(packed=True, n_bits=64)
+    reference.fit(np.packbits(X[:1400] - mean > 0, axis=1))
+    queries = np.packbits(X[1400:] - mean > 0, axis=1)
+    np.testing.assert_array_equal(
+        centred.index_.kneighbors(queries, 50, return_distance=False),
+        reference.kneighbors(queries, 50, return_distance=False),
+    )
+    # Pixels are >= 0, so their raw sign bits are all set and find nothing.
+    assert raw.score(X[1400:]) < 0.2
+    assert centred.score(X[1400:]) > 0.7
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])

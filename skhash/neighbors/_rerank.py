@@ -108,8 +108,11 @@ class HashingNearestNeighbors(KNeighborsMixin, RadiusNeighborsMixin, BaseEstimat
 
     Sign bits. With ``hasher=None`` a bit is the sign of a feature of the raw vector,
     as vector databases quantize embeddings. Embeddings whose features share an offset
-    give poor sign bits; :class:`~skhash.ITQHasher` and :class:`~skhash.PCAHasher`
-    centre the data, and supervised hashers learn from labels (``fit(X, y)``).
+    give poor sign bits (non-negative features, such as pixels, give constant ones):
+    ``hasher=StandardScaler(with_std=False)`` takes the signs of the centred features
+    (any transformer works, bit set where its output is > 0);
+    :class:`~skhash.ITQHasher` and :class:`~skhash.PCAHasher` centre and rotate, and
+    supervised hashers learn from labels (``fit(X, y)``).
 
     Memory. The vectors are kept as float32 (a C-contiguous float32 array, such as a
     read-only :class:`numpy.memmap`, is kept as given, without a copy, so a database
