@@ -504,7 +504,8 @@ def _has_dissimilar_pair(Y):
 def check_supervision(y=None, pairs=None, n_samples=None, *, kind="binary"):
     """Turn ``y`` or ``pairs`` into a :class:`Supervision` and check it can teach.
 
-    Raises a ``ValueError`` when neither or both are given, when every two samples
+    Called by :meth:`skhash._base.BaseHasher._check_supervision`, which refuses a fit
+    without either. Raises a ``ValueError`` when both are given, when every two samples
     share a label (one class, or label sets that all overlap: no dissimilar pair
     exists), or when no two samples share a label (no similar pair exists).
     """
@@ -512,11 +513,6 @@ def check_supervision(y=None, pairs=None, n_samples=None, *, kind="binary"):
         raise ValueError(f"similarity must be one of {_KINDS}; got {kind!r}.")
     if y is not None and pairs is not None:
         raise ValueError("pass either labels y or pairs, not both.")
-    if y is None and pairs is None:
-        raise ValueError(
-            "this hasher is supervised: pass class labels y, a label indicator matrix, "
-            "or pairwise supervision pairs=."
-        )
     if y is not None:
         Y, _, multilabel = check_labels(y, n_samples)
         if Y.nnz == 0:

@@ -14,7 +14,6 @@ from threadpoolctl import threadpool_limits
 
 from ._base import BaseHasher, rollback_on_error
 from ._baselines import _centred, _LinearHasher, _validate_fit_data
-from ._similarity import check_supervision
 
 __all__ = ["WSLHasher"]
 
@@ -430,10 +429,8 @@ class WSLHasher(_LinearHasher):
         self.ftol_rel = ftol_rel
         self.xtol_rel = xtol_rel
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = self.supervised is True
-        return tags
+    def _requires_supervision(self):
+        return self.supervised is True
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, pairs=None):
@@ -482,7 +479,7 @@ class WSLHasher(_LinearHasher):
                 scale = np.trace(gram)
             self._check_no_overflow(X, "the Gram matrix Xᵀ X / n and its trace", gram, scale)
             if use_labels:
-                supervision = check_supervision(y, pairs, n, kind=self.similarity)
+                supervision = self._check_supervision(y, pairs, n, kind=self.similarity)
             with np.errstate(over="ignore", invalid="ignore"):
                 if not use_labels:
                     form = _laplacian_form_sparse(Xc, _knn_affinity(Xc, self.n_neighbors))

@@ -177,7 +177,6 @@ def test_pairs_to_csr_averages_conflicting_duplicates():
         (dict(y=np.zeros((4, 3))), "no positive entry"),
         (dict(y=[0.0, np.nan, 1.0, 1.0]), "NaN"),
         (dict(y=[0, 1, 0]), "3 rows but X has 4"),
-        (dict(), "supervised"),
         (dict(y=[0, 1, 0, 1], pairs=[[0, 1, 1]]), "not both"),
         (dict(pairs=[[0, 4, 1], [0, 1, 0]]), "out of range"),
         (dict(pairs=[[0, 1, 2], [0, 2, 0]]), r"\[0, 1\]"),

@@ -230,7 +230,7 @@ def test_rank_deficient_data_still_gives_varying_bits():
         (dict(y=np.arange(19) % 2), "19 rows but X has 20 samples"),
         (dict(y=np.arange(19) % 2, supervised=False), "y has 19 entries"),
         (dict(y=np.zeros(20)), "single class"),
-        (dict(supervised=True), "supervised"),
+        (dict(supervised=True), "WSLHasher requires y to be passed"),
         (dict(pairs=np.array([[0, 25, 1.0]])), "out of range"),
         (dict(pairs=np.array([[0, 1, 1.0]]), supervised=False), "supervised=False"),
         (dict(X=np.random.default_rng(1).normal(size=(20, 3)) * 1e300), "Gram.*overflowed"),
