@@ -17,38 +17,9 @@ every row and jitter draw, per code length. Setting the core type is for benchma
 only; a core type the library does not know falls back to another (the printed
 architecture says which ran).
 
-Measured
---------
-``python benchmarks/bench_wsl_stability.py`` (about 2 minutes)::
-
-    # bench_wsl_stability 2026-12-03 09:50
-    # Intel(R) Xeon(R) Processor (AVX-512), 2 CPUs; load average 3.92, 4.84, 3.85
-    # python 3.11.7, numpy 2.4.6, scipy 1.17.1, skhash 0.1.0.dev0; environment OPENBLAS_CORETYPE=''
-    # digits, compare protocol; WSLHasher(n_bits, random_state=0, **{}); jitter 1e-06 x ...
-    OPENBLAS_CORETYPE  threads ran        bits  mAP (no jitter; jitter draws)
-    -------------------------------------------------------------------------
-    (default)                1 SkylakeX     16  0.6454; 0.6591 0.6504 0.6484 0.6505
-    (default)                1 SkylakeX     32  0.6850; 0.6766 0.6771 0.6716 0.6820
-    SkylakeX                 1 SkylakeX     16  0.6454; 0.6591 0.6504 0.6484 0.6505
-    SkylakeX                 1 SkylakeX     32  0.6850; 0.6766 0.6771 0.6716 0.6820
-    Haswell                  1 Haswell      16  0.6454; 0.6591 0.6504 0.6484 0.6505
-    Haswell                  1 Haswell      32  0.6850; 0.6766 0.6771 0.6716 0.6820
-    Zen                      1 Haswell      16  0.6454; 0.6591 0.6504 0.6484 0.6505
-    Zen                      1 Haswell      32  0.6850; 0.6766 0.6771 0.6716 0.6820
-    Prescott                 1 Katmai       16  0.6454; 0.6591 0.6504 0.6484 0.6505
-    Prescott                 1 Katmai       32  0.6850; 0.6766 0.6771 0.6716 0.6820
-    (default)                2 SkylakeX     16  0.6454; 0.6591 0.6504 0.6484 0.6505
-    (default)                2 SkylakeX     32  0.6850; 0.6766 0.6771 0.6716 0.6820
-
-    16 bits: mAP 0.6508 mean, 0.6454-0.6591, spread 0.0138 over 30 fits
-    32 bits: mAP 0.6784 mean, 0.6716-0.6850, spread 0.0134 over 30 fits
-    # load average 3.10, 4.49, 3.77
-
-The same script on the code before the change (same machine, 09:52): no-jitter rows
-0.6240 (SkylakeX), 0.6652 (Haswell, Zen), 0.6544 (Katmai) at 16 bits and 0.6338,
-0.6426, 0.6346 at 32 bits; spread with the jitter draws 0.0412 and 0.0234. The target
-of 0.01 is met across kernels and threads, not under 1e-6 jitter (see the WSL user
-guide for why).
+Results: the printed output of recorded runs, each with its machine, date and
+command, is in ``docs/results/bench_wsl_stability.txt``;
+docs/user_guide/wsl.rst summarises it.
 """
 
 import argparse

