@@ -41,7 +41,7 @@ from sklearn.metrics import ndcg_score
 from sklearn.model_selection import train_test_split
 
 from skhash import DHAHasher, FisherHasher, HashNetHasher, LSHHasher
-from skhash._similarity import label_similarity
+from skhash._supervision import label_similarity
 from skhash.datasets import load_retrieval_dataset
 from skhash.metrics import mean_average_precision
 

@@ -36,7 +36,7 @@ from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from skhash import HashNetHasher, ITQHasher
-from skhash._similarity import check_supervision
+from skhash._supervision import check_supervision
 from skhash.datasets import load_retrieval_dataset
 from skhash.deep._base import PairSupervision
 from skhash.deep._losses import hashnet_pair_loss

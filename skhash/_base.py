@@ -12,7 +12,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._similarity import check_supervision
+from ._supervision import check_supervision
 from .codes import pack_codes
 
 __all__ = ["BaseHasher", "IntInterval", "rollback_on_error", "sign"]
@@ -123,7 +123,7 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
 
         Refuses a fit without ``y`` and ``pairs`` when the hasher needs supervision,
         and ``pairs`` alone when it needs class labels (``_labels_only_reason``), then
-        validates what was given (:func:`skhash._similarity.check_supervision`).
+        validates what was given (:func:`skhash._supervision.check_supervision`).
         Returns None when neither is given to a hasher that does not need them.
         """
         name = type(self).__name__

@@ -26,7 +26,7 @@ from sklearn import get_config
 from sklearn.utils import gen_batches
 
 from ._numba import Threads, parallel_jit
-from ._similarity import check_labels, encode_class_labels
+from ._supervision import check_labels, encode_class_labels
 from .codes import check_codes, check_packed
 from .neighbors._kernels import _distance_matrix_kernel, _wide, to_words
 
@@ -77,7 +77,7 @@ def _as_label_arrays(y_query, y_db):
             "query and database labels must both be 1-D class labels or both be 2-D "
             f"indicator matrices; got shapes {q.shape} and {d.shape}."
         )
-    # The hashers' label checks (skhash._similarity), so that labels a hasher accepts
+    # The hashers' label checks (skhash._supervision), so that labels a hasher accepts
     # score the same way here.
     if q_ndim == 1:
         _, (q, d) = encode_class_labels(

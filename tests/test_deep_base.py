@@ -15,7 +15,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 
 from skhash import DHAHasher, FisherHasher, HashNetHasher
-from skhash._similarity import check_supervision, label_similarity
+from skhash._supervision import check_supervision, label_similarity
 from skhash.codes import pack_codes
 from skhash.deep import BaseDeepHasher, DeviceWarning
 from skhash.deep._base import GeneratorDropout, PairSupervision

@@ -9,7 +9,7 @@ from scipy.stats import spearmanr
 from sklearn.datasets import make_multilabel_classification
 
 from skhash import LSHHasher
-from skhash._similarity import check_supervision, label_similarity
+from skhash._supervision import check_supervision, label_similarity
 from skhash.datasets import load_retrieval_dataset
 from skhash.deep._dha import (
     DHAHasher,

@@ -8,7 +8,7 @@ from sklearn.svm import SVC
 
 import skhash._sch as sch_module
 from skhash import ITQHasher, SCHHasher
-from skhash._similarity import check_labels, label_similarity
+from skhash._supervision import check_labels, label_similarity
 from skhash.datasets import load_retrieval_dataset
 from skhash.metrics import mean_average_precision
 

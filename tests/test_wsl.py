@@ -6,7 +6,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skhash._wsl as wsl_module
 from skhash import ITQHasher, LSHHasher, PCAHasher, WSLHasher
-from skhash._similarity import check_labels, label_similarity
+from skhash._supervision import check_labels, label_similarity
 from skhash.datasets import load_retrieval_dataset
 from skhash.metrics import mean_average_precision
 

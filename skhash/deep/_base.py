@@ -271,7 +271,7 @@ class PairSupervision:
 
     Attributes
     ----------
-    supervision : :class:`skhash._similarity.Supervision`
+    supervision : :class:`skhash._supervision.Supervision`
         The validated labels or pairs (scipy, on the CPU).
     n_samples : int
     labels : Tensor of shape (n_samples, n_labels), float32, or None
@@ -394,7 +394,7 @@ class BaseDeepHasher(BaseHasher):
         needs class labels (a sentence): ``fit`` then refuses ``pairs=`` alone, and a
         fit without ``y`` asks for labels only, giving this reason.
     ``_similarity_kind(self)`` (optional)
-        The label-similarity kind of the :class:`skhash._similarity.Supervision`
+        The label-similarity kind of the :class:`skhash._supervision.Supervision`
         built by ``fit`` (default ``getattr(self, "similarity", "binary")``).
 
     Hooks get only what the shipped hashers use; one that needs more (the epoch

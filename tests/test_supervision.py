@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skhash import _similarity as similarity
-from skhash._similarity import (
+from skhash import _supervision as supervision
+from skhash._supervision import (
     check_labels,
     check_supervision,
     label_similarity,
@@ -197,7 +197,7 @@ def test_bad_supervision_raises_clear_error(kwargs, match):
 def test_dissimilar_pair_detection_matches_brute_force(subset_labels, monkeypatch):
     """Multi-label y is refused exactly when every two samples share a label."""
     # Both searches: over label subsets (few labels) and over pairs of label sets.
-    monkeypatch.setattr(similarity, "_SUBSET_LABELS", subset_labels)
+    monkeypatch.setattr(supervision, "_SUBSET_LABELS", subset_labels)
     rng = np.random.default_rng(0)
     n_refused = 0
     for _ in range(300):
