@@ -60,25 +60,21 @@ def _as_label_arrays(y_query, y_db):
     Returns ``(q, d, multilabel)``: int64 class indices for 1-D labels, CSR 0/1 indicator
     matrices for multi-label input.
     """
-    if y_query is None or y_db is None:
-        raise ValueError("labels are required to score retrieval; got None.")
+    # The hashers' label checks (skhash._supervision), so that labels a hasher accepts
+    # score the same way here; they refuse None and other than 1-D or 2-D labels.
     qs, ds = sp.issparse(y_query), sp.issparse(y_db)
     q = y_query if qs else np.asarray(y_query)
     d = y_db if ds else np.asarray(y_db)
     q_ndim = 2 if qs else (1 if q.ndim == 2 and q.shape[1] == 1 else q.ndim)
     d_ndim = 2 if ds else (1 if d.ndim == 2 and d.shape[1] == 1 else d.ndim)
-    if q_ndim not in (1, 2) or d_ndim not in (1, 2):
-        raise ValueError(
-            "labels must be 1-D class labels or 2-D indicator matrices; got shapes "
-            f"{q.shape} (queries) and {d.shape} (database)."
-        )
+    for y, ndim, name in ((y_query, q_ndim, "query_labels"), (y_db, d_ndim, "db_labels")):
+        if ndim not in (1, 2):
+            check_labels(y, name=name)
     if q_ndim != d_ndim:
         raise ValueError(
             "query and database labels must both be 1-D class labels or both be 2-D "
             f"indicator matrices; got shapes {q.shape} and {d.shape}."
         )
-    # The hashers' label checks (skhash._supervision), so that labels a hasher accepts
-    # score the same way here.
     if q_ndim == 1:
         _, (q, d) = encode_class_labels(
             q.reshape(-1), d.reshape(-1), names=("query_labels", "db_labels")

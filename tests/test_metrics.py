@@ -307,6 +307,25 @@ def test_digits_codes_from_labels_are_perfect_and_random_codes_are_chance():
         (
             dict(
                 query_codes=np.ones((1, 4)),
+                query_labels=None,
+                db_codes=np.ones((3, 4)),
+                db_labels=[0, 1, 0],
+            ),
+            "query_labels is None",
+        ),
+        (dict(query_codes=np.ones((3, 4)), query_labels=None), "query_labels is None"),
+        (
+            dict(
+                query_codes=np.ones((1, 4)),
+                query_labels=[0],
+                db_codes=np.ones((3, 4)),
+                db_labels=np.zeros((3, 2, 2)),
+            ),
+            r"db_labels must be 1-D class labels or a 2-D indicator matrix; got shape \(3, 2, 2\)",
+        ),
+        (
+            dict(
+                query_codes=np.ones((1, 4)),
                 query_labels=[[0, 2]],
                 db_codes=np.ones((1, 4)),
                 db_labels=[[1, 0]],
