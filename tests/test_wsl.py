@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from sklearn.utils._param_validation import InvalidParameterError
 
 import skhash._wsl as wsl_module
 from skhash import ITQHasher, LSHHasher, PCAHasher, WSLHasher
@@ -263,7 +262,8 @@ def test_invalid_parameters_are_rejected():
     """n_bits < 1, a negative μ or an unknown init fail parameter validation."""
     X = np.random.default_rng(0).normal(size=(20, 3))
     for params in (dict(n_bits=0), dict(mu=-1.0), dict(init="svd"), dict(epsilon=0.0)):
-        with pytest.raises(InvalidParameterError):
+        (name,) = params
+        with pytest.raises(ValueError, match=f"'{name}' parameter of WSLHasher"):
             WSLHasher(**params).fit(X)
 
 
