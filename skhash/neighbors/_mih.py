@@ -10,8 +10,7 @@ every code at full distance <= m * r + j has been seen.
 
 Tables are direct-addressed: for a substring of s bits, a table has 2^s + 1 offsets
 and bucket v lists, in increasing database index, the rows whose substring equals v
-(``ids``), placed by one counting-sort pass per table (5x faster than the stable
-argsort it replaced: 1M 64-bit codes in 0.28 s instead of 1.4 s, one thread). Each
+(``ids``), placed by one counting-sort pass per table (linear time, no sort). Each
 table also keeps a copy of the codes in bucket order, so that a bucket is verified
 as one contiguous run with the exhaustive kernel's vectorised distance loops rather
 than by random reads into the database: this costs m times the code's words per code
@@ -57,8 +56,8 @@ __all__ = [
 # Longest substring: a direct-addressed table has 2^s + 1 int32 offsets (64 MB at 24).
 MAX_SUBSTRING_BITS = 24
 # Cost of the search in units of one row of the exhaustive scan, fitted on
-# benchmarks/bench_mih.py's measurements (1M codes, 64 bits, uniform and clustered,
-# m = 4..6): a bucket probe costs ~600 rows, a row listed by a probed bucket ~4 rows.
+# Costs in rows of the exhaustive scan, fitted on benchmarks/bench_mih.py's runs (the
+# search user guide has them): a bucket probe, and a row listed by a probed bucket.
 PROBE_COST = 600.0
 LISTED_ROW_COST = 4.0
 
@@ -71,10 +70,8 @@ def default_n_substrings(n_bits, n_samples):
     cost about the same. Here a bucket's codes are checked as one contiguous run with
     the vectorised kernel and a probe costs about 150 times more than checking one
     listed code, so shorter substrings (more codes per bucket, fewer probes) are
-    faster: on 1M clustered 64-bit codes (benchmarks/bench_mih.py, k = 10, one thread)
-    m = 5 (this rule) took 117 ms per 1,000 queries, m = 3 (the authors') 642, m = 4
-    287 and m = 6 132; the sweep over 1M and 10M, 64 and 128 bits, uniform and
-    clustered codes is in the search user guide. Substrings have 8 to 24 bits.
+    faster; the search user guide has the timings of m around this rule
+    (``benchmarks/bench_mih.py --n-substrings``). Substrings have 8 to 24 bits.
     """
     s = min(max(math.log2(max(n_samples, 2)) - 8.0, 8.0), float(MAX_SUBSTRING_BITS))
     m = round(n_bits / s)

@@ -116,7 +116,7 @@ class HammingNeighbors(KNeighborsMixin, RadiusNeighborsMixin, HammingNeighborsBa
     code; 17 to 24 bits are padded to 4), beyond that ``ceil(n_bits / 64)`` uint64
     words (``8 * ceil(n_bits / 64)`` bytes: n_bits / 8 for multiples of 64, 40-bit
     codes take 8). numba compiles the kernels once per word type (cached on disk;
-    the first search with a new type compiles for about 10 s). The words are stored
+    the first search with a new type compiles for seconds). The words are stored
     word-major so that the kernel's loop over database rows vectorises, at the
     words' own width. That is all ``"brute"`` keeps, and all ``"auto"`` keeps until
     it builds tables; multi-index tables add ``m * (code bytes + 4)`` bytes per code
@@ -144,10 +144,9 @@ class HammingNeighbors(KNeighborsMixin, RadiusNeighborsMixin, HammingNeighborsBa
     ``4 * 2^(n_bits / m)`` bytes per table. The default m gives substrings of
     ``log2(n_samples) - 8`` bits, about 256 codes per bucket, rather than the
     authors' ``log2(n_samples)``: with vectorised verification a probe costs as much
-    as checking ~150 listed codes, and shorter substrings measured 2-4x faster.
+    as checking ~150 listed codes, so shorter substrings are faster.
     The keys within substring radius r number C(s, r), so far neighbours on long
-    substrings could need millions of probes per query (257-bit codes, m = 12, 1,500
-    codes: 0.35 s per query against 35 microseconds for the scan). The buckets each
+    substrings could need millions of probes per query. The buckets each
     query probes are therefore counted, at 600 rows of the exhaustive scan each, and
     when the next (table, radius) level would take them past ``n_samples`` rows, the
     query is finished by scanning every code: still exact, and its probes cost at
@@ -167,7 +166,7 @@ class HammingNeighbors(KNeighborsMixin, RadiusNeighborsMixin, HammingNeighborsBa
     estimated to beat the scan are built only once they pay for themselves: when the
     scan time they would have saved on the queries answered so far, plus those of
     the current call, reaches their build time (estimated at 100 rows of the scan per
-    code and table; 43 to 78 measured on 1M and 10M codes, see the user guide). Until
+    code and table, above what was measured). Until
     then, and for every k or radius where they would not beat the scan, queries go to
     the exhaustive kernel. So a small call costs what ``"brute"`` costs (plus, once per k
     or radius, an estimate of well under a millisecond), and in total ``"auto"``
