@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..codes import n_bytes
-from ._kernels import kneighbors_words, radius_neighbors_words, to_words
+from ._kernels import kneighbors_words, radius_neighbors_words, radius_scratch_bytes, to_words
 from ._policy import PILOT_QUERIES, TablePolicy, spread_rows
 
 __all__ = ["HammingNeighborsBase", "KNeighborsMixin", "RadiusNeighborsMixin"]
@@ -379,7 +379,9 @@ class HammingNeighborsBase(BaseEstimator):
             tables = policy.tables_for(key, 0, n_q)
         indptrs, dists, inds = [np.zeros(1, dtype=np.int64)], [], []
         total = 0
-        for start, stop in self._chunks(X, n_q, 16 + 16 * 64):
+        # Per query: offsets, a guess of its output (64 rows) and the kernel's tile flags.
+        row_bytes = 16 + 16 * 64 + radius_scratch_bytes(self._db_words)
+        for start, stop in self._chunks(X, n_q, row_bytes):
             Q = self._query_words(X, slice(start, stop))
             offset = start if query_is_train else -1
             n_jobs = self._check_n_jobs()

@@ -8,13 +8,17 @@ popcount over database rows (AVX-512 ``vpopcntq`` where the CPU has it, scalar
 XORed and counted at that width; longer codes are uint64 words.
 
 Selection. Distances are integers in [0, n_bits]. The k-NN kernel keeps, per query,
-the current k-th smallest distance ``tau``; a chunk of 64 database rows is first
+the current k-th smallest distance ``tau``; a chunk of 256 database rows is first
 reduced to its minimum distance (vectorised), and only a chunk whose minimum is
-below ``tau`` is scanned row by row. Candidates go to a buffer in database order with
+below ``tau`` is scanned row by row. Queries go in blocks that sweep the database in
+tiles of 32 KB, so that a tile is read from memory once and compared from L1 with
+every query of the block: without it, codes of 64 bits and more are bound by memory
+bandwidth rather than by the popcounts. Candidates go to a buffer in database order with
 a histogram of their distances, from which ``tau`` is read; the final order is a
 stable counting sort. Equal distances are therefore always ordered by database index.
 """
 
+import numba
 import numpy as np
 from numba import prange
 from numba.extending import intrinsic
@@ -25,17 +29,19 @@ __all__ = [
     "hamming_distance_matrix",
     "kneighbors_words",
     "radius_neighbors_words",
+    "radius_scratch_bytes",
     "to_words",
     "word_dtype",
 ]
 
-# Database rows per tile: for 64-bit codes a tile is 32 KB, so it stays in L1/L2 while
-# every query of a block is compared with it (the database is read once per block).
-_TILE = 4096
-# Queries that share one pass over the database tiles.
-_QUERY_BLOCK = 16
+# Bytes of database codes per tile: a tile stays in L1 while every query of a block is
+# compared with it, so the database is read from memory once per block of queries.
+_TILE_BYTES = 32768
+# Queries that share one pass over the database tiles, at most (fewer when a call has
+# too few queries to give every thread a block).
+_QUERY_BLOCK = 64
 # Database rows reduced to one minimum before the row-by-row test.
-_CHUNK = 64
+_CHUNK = 256
 
 
 @intrinsic
@@ -163,6 +169,19 @@ def _serial_ok(wide):
     return wide is None
 
 
+def _query_block(n_q):
+    """Queries per block of a call: up to ``_QUERY_BLOCK``, fewer when the call has too
+    few queries to give each of numba's threads a block."""
+    return max(1, min(_QUERY_BLOCK, -(-n_q // numba.get_num_threads())))
+
+
+@jit
+def _tile_rows(DT):
+    """Database rows per tile: ``_TILE_BYTES`` of codes, a whole number of chunks."""
+    rows = _TILE_BYTES // (DT.shape[0] * DT.itemsize)
+    return max(_CHUNK, rows - rows % _CHUNK)
+
+
 @jit
 def _chunk_min(Q, q, DT, c0, c1, wide):
     """Smallest distance from query ``q`` to database rows ``c0:c1`` (a lower bound of
@@ -246,15 +265,16 @@ def _row_dists(Q, q, DT, c0, c1, out, wide):
 
 
 @parallel_jit
-def _distance_matrix_kernel(Q, DT, out, wide):
+def _distance_matrix_kernel(Q, DT, out, q_block, wide):
     n_q = Q.shape[0]
     n_db = DT.shape[1]
-    n_blocks = (n_q + _QUERY_BLOCK - 1) // _QUERY_BLOCK
+    tile = _tile_rows(DT)
+    n_blocks = (n_q + q_block - 1) // q_block
     for b in prange(n_blocks):
-        q0 = b * _QUERY_BLOCK
-        q1 = min(q0 + _QUERY_BLOCK, n_q)
-        for t0 in range(0, n_db, _TILE):
-            t1 = min(t0 + _TILE, n_db)
+        q0 = b * q_block
+        q1 = min(q0 + q_block, n_q)
+        for t0 in range(0, n_db, tile):
+            t1 = min(t0 + tile, n_db)
             for q in range(q0, q1):
                 _row_dists(Q, q, DT, t0, t1, out[q, t0:t1], wide)
 
@@ -304,7 +324,7 @@ def hamming_distance_matrix(Q_packed, D_packed, n_jobs=None):
     Q = to_words(Q_packed)
     DT = to_words(D_packed, transpose=True)
     with Threads(n_jobs):
-        _distance_matrix_kernel(Q, DT, out, _wide(DT))
+        _distance_matrix_kernel(Q, DT, out, _query_block(Q.shape[0]), _wide(DT))
     return out
 
 
@@ -360,8 +380,9 @@ def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, wide):
     hist = np.zeros((m, n_bits + 2), dtype=np.int64)
     tau = np.full(m, n_bits + 1, dtype=np.int64)
     dists = np.empty(_CHUNK, dtype=np.int32)
-    for t0 in range(0, n_db, _TILE):
-        t1 = min(t0 + _TILE, n_db)
+    tile = _tile_rows(DT)
+    for t0 in range(0, n_db, tile):
+        t1 = min(t0 + tile, n_db)
         for qi in range(m):
             q = q0 + qi
             skip = q + self_offset if self_offset >= 0 else -1
@@ -402,12 +423,12 @@ def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, wide):
 
 
 @parallel_jit
-def _knn_kernel(Q, DT, k, n_bits, self_offset, out_dist, out_ind, wide):
+def _knn_kernel(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q_block, wide):
     n_q = Q.shape[0]
-    n_blocks = (n_q + _QUERY_BLOCK - 1) // _QUERY_BLOCK
+    n_blocks = (n_q + q_block - 1) // q_block
     for b in prange(n_blocks):
-        q0 = b * _QUERY_BLOCK
-        q1 = min(q0 + _QUERY_BLOCK, n_q)
+        q0 = b * q_block
+        q1 = min(q0 + q_block, n_q)
         _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, wide)
 
 
@@ -427,7 +448,8 @@ def kneighbors_words(Q, DT, k, n_bits, *, self_offset=-1, n_jobs=None):
         return dist, ind
     with Threads(n_jobs):
         w = _wide(DT)
-        _knn_kernel(Q, DT, k, n_bits, self_offset, dist, ind, w, serial=_serial_ok(w))
+        qb = _query_block(n_q)
+        _knn_kernel(Q, DT, k, n_bits, self_offset, dist, ind, qb, w, serial=_serial_ok(w))
     return dist, ind
 
 
@@ -435,23 +457,31 @@ def kneighbors_words(Q, DT, k, n_bits, *, self_offset=-1, n_jobs=None):
 
 
 @parallel_jit
-def _radius_kernel(Q, DT, radius, self_offset, offsets, out_dist, out_ind, fill, wide):
-    """Count (``fill=False``, into ``offsets[q + 1]``) or write the rows within radius."""
+def _radius_kernel(
+    Q, DT, radius, self_offset, offsets, out_dist, out_ind, hits, fill, q_block, wide
+):
+    """Count (``fill=False``, into ``offsets[q + 1]``, marking in ``hits[q, t]`` the
+    tiles ``t`` that hold a row within radius) or write the rows within radius,
+    scanning only the marked tiles."""
     n_q = Q.shape[0]
     n_db = DT.shape[1]
-    n_blocks = (n_q + _QUERY_BLOCK - 1) // _QUERY_BLOCK
+    tile = _tile_rows(DT)
+    n_blocks = (n_q + q_block - 1) // q_block
     for b in prange(n_blocks):
-        q0 = b * _QUERY_BLOCK
-        q1 = min(q0 + _QUERY_BLOCK, n_q)
+        q0 = b * q_block
+        q1 = min(q0 + q_block, n_q)
         pos = np.zeros(q1 - q0, dtype=np.int64)
         dists = np.empty(_CHUNK, dtype=np.int32)
         if fill:
             pos[:] = offsets[q0:q1]
-        for t0 in range(0, n_db, _TILE):
-            t1 = min(t0 + _TILE, n_db)
+        for t0 in range(0, n_db, tile):
+            t1 = min(t0 + tile, n_db)
             for q in range(q0, q1):
+                if fill and not hits[q, t0 // tile]:
+                    continue
                 skip = q + self_offset if self_offset >= 0 else -1
                 p = pos[q - q0]
+                p_tile = p
                 for c0 in range(t0, t1, _CHUNK):
                     c1 = min(c0 + _CHUNK, t1)
                     if _chunk_min(Q, q, DT, c0, c1, wide) > radius:
@@ -465,6 +495,8 @@ def _radius_kernel(Q, DT, radius, self_offset, offsets, out_dist, out_ind, fill,
                                 out_ind[p] = c0 + r
                             p += 1
                 pos[q - q0] = p
+                if not fill:
+                    hits[q, t0 // tile] = p > p_tile
         if not fill:
             for q in range(q0, q1):
                 offsets[q + 1] = pos[q - q0]
@@ -494,6 +526,13 @@ def _sort_segments_kernel(offsets, dist, ind, n_bits):
             ind[p] = seg_i[r]
 
 
+def radius_scratch_bytes(DT):
+    """Bytes per query that :func:`radius_neighbors_words` holds besides its output:
+    one flag per database tile, set by the counting pass where a tile holds a row
+    within the radius, so that the writing pass scans only those tiles."""
+    return -(-DT.shape[1] // _tile_rows(DT))
+
+
 def radius_neighbors_words(
     Q, DT, radius, n_bits, *, self_offset=-1, sort_results=False, n_jobs=None
 ):
@@ -502,7 +541,8 @@ def radius_neighbors_words(
     Returns ``(offsets, dist, ind)`` in CSR layout: query ``q``'s neighbours are
     ``ind[offsets[q]:offsets[q + 1]]`` (int64) at distances ``dist[...]`` (int32), in
     database order, or by distance then index with ``sort_results=True``. Two passes
-    (count, then fill) so that the output is allocated once at its exact size.
+    (count, then fill) so that the output is allocated once at its exact size; the
+    second scans only the tiles of database rows where the first found a neighbour.
     """
     n_q = Q.shape[0]
     radius = int(min(radius, n_bits + 1))
@@ -513,15 +553,17 @@ def radius_neighbors_words(
         return offsets, empty_d, empty_i
     w = _wide(DT)
     serial = _serial_ok(w)
+    hits = np.empty((n_q, radius_scratch_bytes(DT)), dtype=np.bool_)
     with Threads(n_jobs):
-        _radius_kernel(Q, DT, radius, self_offset, offsets, empty_d, empty_i, False, w,
-                       serial=serial)  # fmt: skip
+        qb = _query_block(n_q)
+        _radius_kernel(Q, DT, radius, self_offset, offsets, empty_d, empty_i, hits, False,
+                       qb, w, serial=serial)  # fmt: skip
         np.cumsum(offsets, out=offsets)
         dist = np.empty(offsets[-1], dtype=np.int32)
         ind = np.empty(offsets[-1], dtype=np.int64)
         if offsets[-1]:
-            _radius_kernel(Q, DT, radius, self_offset, offsets, dist, ind, True, w,
-                           serial=serial)  # fmt: skip
+            _radius_kernel(Q, DT, radius, self_offset, offsets, dist, ind, hits, True,
+                           qb, w, serial=serial)  # fmt: skip
             if sort_results:
                 _sort_segments_kernel(offsets, dist, ind, n_bits)
     return offsets, dist, ind
