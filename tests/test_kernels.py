@@ -197,3 +197,45 @@ def test_mih_tables_match_a_stable_sort_by_substring(n_bits, n_substrings):
         np.testing.assert_array_equal(tables.codes[i], words[order].T)
         offsets = tables.offsets[tables.starts[i] : tables.starts[i] + (1 << (hi - lo)) + 1]
         np.testing.assert_array_equal(np.diff(offsets), np.bincount(keys, minlength=1 << (hi - lo)))
+
+
+def _byte_reference(Qp, Dp):
+    """Distances through a per-byte popcount table (no unpacked bit arrays)."""
+    table = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1)
+    return np.array([table[q ^ Dp].sum(axis=1) for q in Qp])
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("n_bits", [32, 64, 128, 256])
+def test_many_tiles_and_query_blocks_match_numpy(n_bits, n_jobs):
+    """Over a database of many tiles (a partial last one) and more queries than one
+    block, k-NN and radius search (neighbours planted in a few far tiles, the queries
+    being database rows excluded by self_offset) equal numpy's stable sort and filter."""
+    rng = np.random.default_rng(n_bits + 7)
+    n, n_bytes = 20_011, n_bits // 8
+    Dp = _codes(rng, n, n_bits)
+    rows = np.arange(3000, 3150)
+    # Near copies of the query rows, one bit off, in tiles far from the queries.
+    planted = rng.choice(np.arange(12_000, n), size=(len(rows), 3), replace=False)
+    for q, targets in zip(rows, planted, strict=True):
+        for t in targets:
+            Dp[t] = Dp[q]
+            Dp[t, rng.integers(n_bytes)] ^= np.uint8(1 << rng.integers(8))
+    Dp[planted[0, 0]] = Dp[rows[0]]  # an exact duplicate: distance 0, a tie with itself
+    Qp = Dp[rows]
+    ref = _byte_reference(Qp, Dp)
+    ref[np.arange(len(rows)), rows] = n_bits + 1  # the query's own row is excluded
+    Q, DT = to_words(Qp, n_bits), to_words(Dp, n_bits, transpose=True)
+    order = np.argsort(ref, axis=1, kind="stable")
+    for k in (1, 10, 100):
+        dist, ind = kneighbors_words(Q, DT, k, n_bits, self_offset=3000, n_jobs=n_jobs)
+        np.testing.assert_array_equal(ind, order[:, :k])
+        np.testing.assert_array_equal(dist, np.take_along_axis(ref, order[:, :k], axis=1))
+    for r in (2, n_bits // 4):
+        offsets, dist, ind = radius_neighbors_words(
+            Q, DT, r, n_bits, self_offset=3000, n_jobs=n_jobs
+        )
+        for q in range(len(rows)):
+            expected = np.flatnonzero(ref[q] <= r)
+            np.testing.assert_array_equal(ind[offsets[q] : offsets[q + 1]], expected)
+            np.testing.assert_array_equal(dist[offsets[q] : offsets[q + 1]], ref[q, expected])
