@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
@@ -142,6 +143,19 @@ def test_learned_codes_need_fewer_candidates_than_sign_bits():
         recall[name] = nn.fit(X[:1400]).score(X[1400:])
     # 0.70 against 0.76 to 0.77 over ITQ seeds.
     assert recall["itq"] > recall["sign"] + 0.03
+
+
+def test_frozen_hasher_used_as_fitted():
+    """A hasher fitted elsewhere (e.g. on a sample) and frozen is used unchanged."""
+    X = _gaussian(400, 16)
+    itq = ITQHasher(n_bits=8, random_state=0).fit(X[:100])
+    nn = HashingNearestNeighbors(hasher=FrozenEstimator(itq), n_candidates=20).fit(X)
+    assert nn.hasher_.estimator is itq
+    reference = HammingNeighbors(packed=True).fit(itq.encode(X))
+    np.testing.assert_array_equal(
+        nn.index_.kneighbors(itq.encode(X[:5]), 20, return_distance=False),
+        reference.kneighbors(itq.encode(X[:5]), 20, return_distance=False),
+    )
 
 
 def test_transformer_as_hasher_gives_centred_sign_bits():

@@ -207,12 +207,9 @@ class HashingNearestNeighbors(KNeighborsMixin, RadiusNeighborsMixin, BaseEstimat
             if self.hasher is None:
                 self.hasher_ = None  # sign bits learn nothing: y is ignored
             else:
-                hasher = clone(self.hasher)
-                if y is None:
-                    hasher.fit(X, **fit_params)
-                else:
-                    hasher.fit(X, y, **fit_params)
-                self.hasher_ = hasher
+                # y positional, as scikit-learn passes it (FrozenEstimator requires it).
+                self.hasher_ = clone(self.hasher)
+                self.hasher_.fit(X, y, **fit_params)
             self._metric = _METRICS[self.metric]
             self.effective_metric_ = "inner_product" if self.metric == "dot" else self.metric
             self._fit_X = X
