@@ -8,7 +8,7 @@ popcount over database rows (AVX-512 ``vpopcntq`` where the CPU has it, scalar
 XORed and counted at that width; longer codes are uint64 words.
 
 Selection. Distances are integers in [0, n_bits]. The k-NN kernel keeps, per query,
-the current k-th smallest distance ``tau``; a chunk of 256 database rows is first
+the current k-th smallest distance ``tau``; a chunk of 512 database rows is first
 reduced to its minimum distance (vectorised), and only a chunk whose minimum is
 below ``tau`` is scanned row by row. Queries go in blocks that sweep the database in
 tiles of 32 KB, so that a tile is read from memory once and compared from L1 with
@@ -43,7 +43,7 @@ _QUERY_BLOCK = 64
 # Database rows reduced to one minimum before the row-by-row test; a chunk whose
 # minimum passes is tested again in sub-chunks, and only those that pass are scanned
 # row by row (the scalar loop costs several times the vectorised minimum).
-_CHUNK = 256
+_CHUNK = 512
 _SUBCHUNK = 32
 # Database rows whose distances give each query's first threshold: this many per
 # neighbour asked for, plus a minimum (at most an eighth of the database).
