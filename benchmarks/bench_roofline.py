@@ -10,8 +10,10 @@ Protocol: uniformly random codes (the same packed bytes for every row of a table
 roofline is a plain numba loop, parallel over queries, that for one query at a time
 XORs it with every database code of the contiguous word-major array, popcounts (LLVM
 ``ctpop``) and counts the codes within a radius: no selection, no output but a count,
-so it is what the scan itself costs here. The same words are then searched with
-``HammingNeighbors(algorithm="brute")``: ``kneighbors`` at k = 1, 10 and 100, and
+so it is what the scan itself costs here. At 32 bits it is not a limit: numba widens
+the count to 64-bit lanes (its integer arithmetic promotes to int64), while the kernels
+compare and reduce at the words' own width, so they beat it there. The same words are
+then searched with ``HammingNeighbors(algorithm="brute")``: ``kneighbors`` at k = 1, 10 and 100, and
 ``radius_neighbors`` at the radius within which a query has about 10 random codes
 (binomial tail). Every row prints billions of (query, code) pairs per second
 (n_queries x n_db / seconds) and its ratio to the roofline of the same length and
