@@ -40,15 +40,8 @@ _TILE_BYTES = 32768
 # Queries that share one pass over the database tiles, at most (fewer when a call has
 # too few queries to give every thread a block).
 _QUERY_BLOCK = 64
-# Database rows reduced to one minimum before the row-by-row test; a chunk whose
-# minimum passes is tested again in sub-chunks, and only those that pass are scanned
-# row by row (the scalar loop costs several times the vectorised minimum).
+# Database rows reduced to one minimum before the row-by-row test.
 _CHUNK = 512
-_SUBCHUNK = 32
-# Database rows whose distances give each query's first threshold: this many per
-# neighbour asked for, plus a minimum (at most an eighth of the database).
-_SAMPLE_PER_K = 32
-_SAMPLE_MIN = 4096
 
 
 @intrinsic
@@ -377,30 +370,6 @@ def _push(d, j, k, n_bits, th, buf_d, buf_i, size, hist):
 
 
 @jit
-def _first_threshold(Q, DT, k, n_bits, self_offset, q0, tau, dists, wide):
-    """Start each query's threshold ``tau`` at one plus the k-th distance among the
-    first database rows (a bound of the true k-th distance, which can only be smaller):
-    from the first rows on, the scan then accepts few candidates instead of nearly every
-    row until ``k`` have been found and the threshold has come down."""
-    n_db = DT.shape[1]
-    n_sample = min(n_db // 8, _SAMPLE_PER_K * k + _SAMPLE_MIN)
-    if n_sample < 2 * k:
-        return
-    counts = np.empty(n_bits + 2, dtype=np.int64)
-    for qi in range(tau.shape[0]):
-        q = q0 + qi
-        skip = q + self_offset if self_offset >= 0 else -1
-        counts[:] = 0
-        for c0 in range(0, n_sample, _CHUNK):
-            c1 = min(c0 + _CHUNK, n_sample)
-            _row_dists(Q, q, DT, c0, c1, dists, wide)
-            for r in range(c1 - c0):
-                if c0 + r != skip:
-                    counts[dists[r]] += 1
-        tau[qi] = min(tau[qi], _threshold(counts, k, n_bits) + 1)
-
-
-@jit
 def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, wide):
     n_db = DT.shape[1]
     m = q1 - q0
@@ -411,7 +380,6 @@ def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, wide):
     hist = np.zeros((m, n_bits + 2), dtype=np.int64)
     tau = np.full(m, n_bits + 1, dtype=np.int64)
     dists = np.empty(_CHUNK, dtype=np.int32)
-    _first_threshold(Q, DT, k, n_bits, self_offset, q0, tau, dists, wide)
     tile = _tile_rows(DT)
     for t0 in range(0, n_db, tile):
         t1 = min(t0 + tile, n_db)
@@ -423,17 +391,13 @@ def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, wide):
                 c1 = min(c0 + _CHUNK, t1)
                 if _chunk_min(Q, q, DT, c0, c1, wide) >= th:
                     continue
-                for s0 in range(c0, c1, _SUBCHUNK):
-                    s1 = min(s0 + _SUBCHUNK, c1)
-                    if _chunk_min(Q, q, DT, s0, s1, wide) >= th:
-                        continue
-                    _row_dists(Q, q, DT, s0, s1, dists, wide)
-                    for r in range(s1 - s0):
-                        d = dists[r]
-                        if d < th and s0 + r != skip:
-                            th = _push(
-                                d, s0 + r, k, n_bits, th, buf_d[qi], buf_i[qi], size[qi], hist[qi]
-                            )
+                _row_dists(Q, q, DT, c0, c1, dists, wide)
+                for r in range(c1 - c0):
+                    d = dists[r]
+                    if d < th and c0 + r != skip:
+                        th = _push(
+                            d, c0 + r, k, n_bits, th, buf_d[qi], buf_i[qi], size[qi], hist[qi]
+                        )
             tau[qi] = th
     # Stable counting sort of each buffer by distance; the first k are the answer.
     start = np.empty(n_bits + 2, dtype=np.int64)
@@ -522,18 +486,14 @@ def _radius_kernel(
                     c1 = min(c0 + _CHUNK, t1)
                     if _chunk_min(Q, q, DT, c0, c1, wide) > radius:
                         continue
-                    for s0 in range(c0, c1, _SUBCHUNK):
-                        s1 = min(s0 + _SUBCHUNK, c1)
-                        if _chunk_min(Q, q, DT, s0, s1, wide) > radius:
-                            continue
-                        _row_dists(Q, q, DT, s0, s1, dists, wide)
-                        for r in range(s1 - s0):
-                            d = dists[r]
-                            if d <= radius and s0 + r != skip:
-                                if fill:
-                                    out_dist[p] = d
-                                    out_ind[p] = s0 + r
-                                p += 1
+                    _row_dists(Q, q, DT, c0, c1, dists, wide)
+                    for r in range(c1 - c0):
+                        d = dists[r]
+                        if d <= radius and c0 + r != skip:
+                            if fill:
+                                out_dist[p] = d
+                                out_ind[p] = c0 + r
+                            p += 1
                 pos[q - q0] = p
                 if not fill:
                     hits[q, t0 // tile] = p > p_tile
