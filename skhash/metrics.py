@@ -28,7 +28,7 @@ from sklearn.utils import gen_batches
 from ._numba import Threads, parallel_jit
 from ._supervision import check_labels, encode_class_labels
 from .codes import check_codes, check_packed
-from .neighbors._kernels import _distance_matrix_kernel, _query_block, _wide, to_words
+from .neighbors._kernels import _blocking, _distance_matrix_kernel, _wide, to_words
 
 __all__ = [
     "mean_average_precision",
@@ -259,7 +259,7 @@ def _chunk_stats(Q, DT, yq, yd_arr, multilabel, n_bits, leave_one_out, offset):
     inside a ``Threads`` block). ``yd_arr``: class indices, or label bitsets."""
     n_q, n_db = Q.shape[0], DT.shape[1]
     dist = np.empty((n_q, n_db), dtype=np.int32)
-    _distance_matrix_kernel(to_words(Q), DT, dist, _query_block(n_q), _wide(DT))
+    _distance_matrix_kernel(to_words(Q), DT, dist, *_blocking(n_q, DT), _wide(DT))
     rel = np.empty((n_q, n_db), dtype=np.bool_)
     if multilabel:
         _shared_label_kernel(_label_words(yq), yd_arr, rel)

@@ -169,17 +169,14 @@ def _serial_ok(wide):
     return wide is None
 
 
-def _query_block(n_q):
-    """Queries per block of a call: up to ``_QUERY_BLOCK``, fewer when the call has too
-    few queries to give each of numba's threads a block."""
-    return max(1, min(_QUERY_BLOCK, -(-n_q // numba.get_num_threads())))
-
-
-@jit
-def _tile_rows(DT):
-    """Database rows per tile: ``_TILE_BYTES`` of codes, a whole number of chunks."""
+def _blocking(n_q, DT):
+    """The kernels' ``(q_block, tile)``: queries per block, up to ``_QUERY_BLOCK`` (fewer
+    when the call has too few queries to give each of numba's threads a block), and
+    database rows per tile, ``_TILE_BYTES`` of codes in a whole number of chunks. Given
+    as arguments rather than computed in the kernels: one function less to compile."""
+    q_block = max(1, min(_QUERY_BLOCK, -(-n_q // numba.get_num_threads())))
     rows = _TILE_BYTES // (DT.shape[0] * DT.itemsize)
-    return max(_CHUNK, rows - rows % _CHUNK)
+    return q_block, max(_CHUNK, rows - rows % _CHUNK)
 
 
 @jit
@@ -265,10 +262,9 @@ def _row_dists(Q, q, DT, c0, c1, out, wide):
 
 
 @parallel_jit
-def _distance_matrix_kernel(Q, DT, out, q_block, wide):
+def _distance_matrix_kernel(Q, DT, out, q_block, tile, wide):
     n_q = Q.shape[0]
     n_db = DT.shape[1]
-    tile = _tile_rows(DT)
     n_blocks = (n_q + q_block - 1) // q_block
     for b in prange(n_blocks):
         q0 = b * q_block
@@ -324,7 +320,7 @@ def hamming_distance_matrix(Q_packed, D_packed, n_jobs=None):
     Q = to_words(Q_packed)
     DT = to_words(D_packed, transpose=True)
     with Threads(n_jobs):
-        _distance_matrix_kernel(Q, DT, out, _query_block(Q.shape[0]), _wide(DT))
+        _distance_matrix_kernel(Q, DT, out, *_blocking(Q.shape[0], DT), _wide(DT))
     return out
 
 
@@ -370,7 +366,7 @@ def _push(d, j, k, n_bits, th, buf_d, buf_i, size, hist):
 
 
 @jit
-def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, wide):
+def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, tile, wide):
     n_db = DT.shape[1]
     m = q1 - q0
     cap = 2 * k + 64
@@ -380,7 +376,6 @@ def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, wide):
     hist = np.zeros((m, n_bits + 2), dtype=np.int64)
     tau = np.full(m, n_bits + 1, dtype=np.int64)
     dists = np.empty(_CHUNK, dtype=np.int32)
-    tile = _tile_rows(DT)
     for t0 in range(0, n_db, tile):
         t1 = min(t0 + tile, n_db)
         for qi in range(m):
@@ -423,13 +418,13 @@ def _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, wide):
 
 
 @parallel_jit
-def _knn_kernel(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q_block, wide):
+def _knn_kernel(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q_block, tile, wide):
     n_q = Q.shape[0]
     n_blocks = (n_q + q_block - 1) // q_block
     for b in prange(n_blocks):
         q0 = b * q_block
         q1 = min(q0 + q_block, n_q)
-        _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, wide)
+        _knn_block(Q, DT, k, n_bits, self_offset, out_dist, out_ind, q0, q1, tile, wide)
 
 
 def kneighbors_words(Q, DT, k, n_bits, *, self_offset=-1, n_jobs=None):
@@ -448,8 +443,8 @@ def kneighbors_words(Q, DT, k, n_bits, *, self_offset=-1, n_jobs=None):
         return dist, ind
     with Threads(n_jobs):
         w = _wide(DT)
-        qb = _query_block(n_q)
-        _knn_kernel(Q, DT, k, n_bits, self_offset, dist, ind, qb, w, serial=_serial_ok(w))
+        qb, tile = _blocking(n_q, DT)
+        _knn_kernel(Q, DT, k, n_bits, self_offset, dist, ind, qb, tile, w, serial=_serial_ok(w))
     return dist, ind
 
 
@@ -458,14 +453,13 @@ def kneighbors_words(Q, DT, k, n_bits, *, self_offset=-1, n_jobs=None):
 
 @parallel_jit
 def _radius_kernel(
-    Q, DT, radius, self_offset, offsets, out_dist, out_ind, hits, fill, q_block, wide
+    Q, DT, radius, self_offset, offsets, out_dist, out_ind, hits, fill, q_block, tile, wide
 ):
     """Count (``fill=False``, into ``offsets[q + 1]``, marking in ``hits[q, t]`` the
     tiles ``t`` that hold a row within radius) or write the rows within radius,
     scanning only the marked tiles."""
     n_q = Q.shape[0]
     n_db = DT.shape[1]
-    tile = _tile_rows(DT)
     n_blocks = (n_q + q_block - 1) // q_block
     for b in prange(n_blocks):
         q0 = b * q_block
@@ -530,7 +524,7 @@ def radius_scratch_bytes(DT):
     """Bytes per query that :func:`radius_neighbors_words` holds besides its output:
     one flag per database tile, set by the counting pass where a tile holds a row
     within the radius, so that the writing pass scans only those tiles."""
-    return -(-DT.shape[1] // _tile_rows(DT))
+    return -(-DT.shape[1] // _blocking(1, DT)[1])
 
 
 def radius_neighbors_words(
@@ -555,15 +549,15 @@ def radius_neighbors_words(
     serial = _serial_ok(w)
     hits = np.empty((n_q, radius_scratch_bytes(DT)), dtype=np.bool_)
     with Threads(n_jobs):
-        qb = _query_block(n_q)
+        qb, tile = _blocking(n_q, DT)
         _radius_kernel(Q, DT, radius, self_offset, offsets, empty_d, empty_i, hits, False,
-                       qb, w, serial=serial)  # fmt: skip
+                       qb, tile, w, serial=serial)  # fmt: skip
         np.cumsum(offsets, out=offsets)
         dist = np.empty(offsets[-1], dtype=np.int32)
         ind = np.empty(offsets[-1], dtype=np.int64)
         if offsets[-1]:
             _radius_kernel(Q, DT, radius, self_offset, offsets, dist, ind, hits, True,
-                           qb, w, serial=serial)  # fmt: skip
+                           qb, tile, w, serial=serial)  # fmt: skip
             if sort_results:
                 _sort_segments_kernel(offsets, dist, ind, n_bits)
     return offsets, dist, ind
