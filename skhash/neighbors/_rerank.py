@@ -87,7 +87,7 @@ class HashingNearestNeighbors(KNeighborsMixin, RadiusNeighborsMixin, BaseEstimat
         Number of vectors in the database.
     n_features_in_ : int
         Number of features of the vectors.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features, when ``X`` has string column names.
 
     See Also
