@@ -4,6 +4,7 @@ import contextlib
 from numbers import Integral
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -15,7 +16,18 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._supervision import check_supervision
 from .codes import pack_codes
 
-__all__ = ["BaseHasher", "IntInterval", "rollback_on_error", "sign"]
+__all__ = ["BaseHasher", "IntInterval", "chunk_rows", "rollback_on_error", "sign"]
+
+
+def chunk_rows(n_rows, row_bytes):
+    """Rows per chunk so that ``row_bytes`` per row fit in scikit-learn's
+    ``working_memory`` (MiB): at least one row, silently, and at most ``n_rows``.
+
+    Every query path of skhash (metrics, Hamming search, re-ranking) sizes its chunks
+    with this, so one ``sklearn.config_context(working_memory=...)`` bounds them all.
+    """
+    budget = get_config()["working_memory"] * 2**20
+    return int(min(max(n_rows, 1), max(1, budget // max(row_bytes, 1))))
 
 
 def sign(F, dtype=np.int8):

@@ -22,9 +22,9 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 from numba import prange
-from sklearn import get_config
 from sklearn.utils import gen_batches
 
+from ._base import chunk_rows
 from ._numba import Threads, parallel_jit
 from ._supervision import check_labels, encode_class_labels
 from .codes import check_codes, check_packed
@@ -279,9 +279,7 @@ def _map_chunks(Q, D, yq, yd, multilabel, n_bits, leave_one_out, n_jobs, score):
     """``score(dist, rel, tot, relcnt)`` of each chunk of queries, in order. A chunk
     holds at most ``working_memory`` MiB of per-item arrays (at least one query), and
     only one chunk is alive at a time."""
-    row_bytes = max(1, D.shape[0] * _BYTES_PER_ITEM)
-    budget = get_config()["working_memory"] * 2**20
-    chunk = int(min(Q.shape[0], max(1, budget // row_bytes)))
+    chunk = chunk_rows(Q.shape[0], D.shape[0] * _BYTES_PER_ITEM)
     # Once, not per chunk: the database as kernel words, its labels as bitsets.
     DT = to_words(D, transpose=True)
     yd_arr = _label_words(yd) if multilabel else np.ascontiguousarray(yd)

@@ -6,11 +6,11 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._base import chunk_rows
 from ..codes import n_bytes
 from ._kernels import kneighbors_words, radius_neighbors_words, radius_scratch_bytes, to_words
 from ._policy import PILOT_QUERIES, TablePolicy, spread_rows
@@ -299,9 +299,7 @@ class HammingNeighborsBase(BaseEstimator):
         when ``X`` is None), each chunk's memory bounded by ``working_memory``."""
         if X is not None:
             row_bytes += X.shape[1] * (X.dtype.itemsize + 1)
-        # At least one query per chunk, silently, as skhash.metrics chunks.
-        budget = get_config()["working_memory"] * 2**20
-        chunk = int(min(max(n_q, 1), max(1, budget // max(row_bytes, 1))))
+        chunk = chunk_rows(n_q, row_bytes)
         for start in range(0, n_q, chunk):
             yield start, min(start + chunk, n_q)
 

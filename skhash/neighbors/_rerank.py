@@ -4,12 +4,11 @@ candidates and exact re-ranking in the original metric."""
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._base import IntInterval, rollback_on_error
+from .._base import IntInterval, chunk_rows, rollback_on_error
 from ._base import HammingNeighborsBase, KNeighborsMixin, RadiusNeighborsMixin
 from ._rerank_kernels import (
     COSINE,
@@ -263,7 +262,7 @@ class HashingNearestNeighbors(KNeighborsMixin, RadiusNeighborsMixin, BaseEstimat
         """(start, stop) over the queries, each chunk's candidate arrays bounded by
         ``working_memory``."""
         row_bytes = c * 24 + self.n_features_in_ * 4 + 64
-        rows = max(1, int(get_config()["working_memory"] * 2**20 // row_bytes))
+        rows = chunk_rows(n_q, row_bytes)
         for start in range(0, n_q, rows):
             yield start, min(start + rows, n_q)
 
