@@ -28,52 +28,9 @@ queries' and metric's ``n_jobs`` (None, the default, is one thread: the serial k
 The machine, the date and the load average are printed because the machine may be
 shared.
 
-Measured
---------
-
-``python benchmarks/bench_cold_start.py`` (defaults), then ``--n-jobs 2 --repeat 1``,
-on a shared 2-core Intel Xeon (other jobs running)::
-
-    2026-12-03 10:00  Intel(R) Xeon(R) Processor, 2 cores, Python 3.11.7, load average 1.81
-    n_jobs=None, median of 3 fresh processes per cell
-                                          cold            warm
-    step                          wall     CPU    wall     CPU   torch imported
-    import                        1.24    1.24    1.25    1.23   no
-    kneighbors brute              2.20    2.09    0.15    0.15   no
-    kneighbors mih                9.17    7.89    0.17    0.16   no
-    mean_average_precision        1.36    1.35    0.16    0.16   no
-    ITQ fit+encode 5,000x64       1.88    3.73    1.99    3.82   no
-    ITQ, 1 BLAS thread            0.55    0.42    0.53    0.41   no
-    load average at the end 3.35; skhash from /work/main/skhash/__init__.py
-
-    2026-12-03 10:13  Intel(R) Xeon(R) Processor, 2 cores, Python 3.11.7, load average 3.21
-    n_jobs=2, median of 1 fresh processes per cell
-                                          cold            warm
-    step                          wall     CPU    wall     CPU   torch imported
-    import                        1.30    1.22    1.23    1.22   no
-    kneighbors brute              2.72    2.70    0.15    0.15   no
-    kneighbors mih               15.72   14.98    0.17    0.17   no
-    mean_average_precision        3.23    3.15    0.20    0.19   no
-    ITQ fit+encode 5,000x64      16.01   15.84    8.29    8.23   no
-    ITQ, 1 BLAS thread            0.35    0.34    0.35    0.35   no
-    load average at the end 3.84; skhash from /work/main/skhash/__init__.py
-
-The same benchmark with ``--path`` pointing at the code before the cold-start changes
-(commit 0c129aa: torch imported by ``import skhash``, every kernel ``parallel=True``
-for every word width), run just after, on a busier machine::
-
-    2026-12-03 10:03  Intel(R) Xeon(R) Processor, 2 cores, Python 3.11.7, load average 3.35
-    n_jobs=None, median of 3 fresh processes per cell
-                                          cold            warm
-    step                          wall     CPU    wall     CPU   torch imported
-    import                        2.36    2.31    2.33    2.35   yes
-    kneighbors brute             11.58    5.65    0.62    0.30   yes
-    kneighbors mih               30.93   18.76    0.47    0.31   yes
-    mean_average_precision        7.16    4.63    0.47    0.30   yes
-    ITQ fit+encode 5,000x64      17.66    9.77   17.07    9.35   yes
-    ITQ, 1 BLAS thread            0.81    0.43    0.57    0.42   yes
-    load average at the end 7.23; skhash from /tmp/h2/old/skhash/__init__.py
-"""  # noqa: E501
+The recorded output, with machine and date, is in ``docs/results/bench_cold_start.txt``
+(summarised in ``docs/deployment.rst``).
+"""
 
 import argparse
 import json
