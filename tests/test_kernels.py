@@ -239,3 +239,37 @@ def test_many_tiles_and_query_blocks_match_numpy(n_bits, n_jobs):
             expected = np.flatnonzero(ref[q] <= r)
             np.testing.assert_array_equal(ind[offsets[q] : offsets[q + 1]], expected)
             np.testing.assert_array_equal(dist[offsets[q] : offsets[q + 1]], ref[q, expected])
+
+
+@pytest.mark.parametrize("budget", [0.0, 300.0])
+@pytest.mark.parametrize("n_bits, n_substrings", [(64, 4), (128, 6)])
+def test_mih_queries_that_give_up_probing_get_the_exhaustive_answer(n_bits, n_substrings, budget):
+    """Queries that stop probing (all of them at budget 0, some at 300) are answered by the
+    exhaustive kernel: k-NN and radius equal it exactly, self-exclusion included, also
+    when more than k duplicates of a query tie with it ahead of it."""
+    from skhash.neighbors._mih import MIHIndex
+
+    rng = np.random.default_rng(n_bits)
+    dups = np.repeat(_codes(rng, 3, n_bits), 8, axis=0)
+    Dp = np.vstack([_hard_database(rng, 1500, n_bits), dups])
+    words = to_words(Dp, n_bits)
+    DT = to_words(Dp, n_bits, transpose=True)
+    tables = MIHIndex(words, n_bits, n_substrings)
+    Q = words[::7]  # fitted codes querying themselves: rows 0, 7, 14, ... (duplicates too)
+    for self_offset, Qs in ((-1, Q), (0, words)):
+        for k in (1, 5):
+            got = tables.kneighbors(Qs, k, self_offset=self_offset, budget=budget, return_work=True)
+            want = kneighbors_words(Qs, DT, k, n_bits, self_offset=self_offset)
+            assert got[2][:, 2].any()
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+        for radius in (0, n_bits // 4):
+            for sort_results in (False, True):
+                got = tables.radius_neighbors(
+                    Qs, radius, self_offset=self_offset, sort_results=sort_results, budget=budget
+                )
+                want = radius_neighbors_words(
+                    Qs, DT, radius, n_bits, self_offset=self_offset, sort_results=sort_results
+                )
+                for a, b in zip(got, want, strict=True):
+                    np.testing.assert_array_equal(a, b)

@@ -39,7 +39,16 @@ import numpy as np
 from numba import prange
 
 from .._numba import Threads, jit, parallel_jit
-from ._kernels import _CHUNK, _chunk_min, _popcount, _row_dists, _serial_ok, _wide
+from ._kernels import (
+    _CHUNK,
+    _chunk_min,
+    _popcount,
+    _row_dists,
+    _serial_ok,
+    _wide,
+    kneighbors_words,
+    radius_neighbors_words,
+)
 
 __all__ = [
     "LISTED_ROW_COST",
@@ -281,34 +290,6 @@ def _compact(buf_d, buf_i, size, tau, hist):
 
 
 @jit
-def _scan_knn(Q, q, codes, ids_i, skip, masks, k, n_bits, wide):
-    """Exhaustive scan of one table's copy of the codes (every row once) for a query
-    that gave up probing: exact, at most about one more scan. A separate function, so
-    that the probing loop stays small. Returns (buf_d, buf_i, size, tau)."""
-    buf_d = np.empty(4 * k + 2 * _RUN, dtype=np.int32)
-    buf_i = np.empty(4 * k + 2 * _RUN, dtype=np.int64)
-    hist = np.zeros(n_bits + 2, dtype=np.int64)
-    dists = np.empty(_CHUNK, dtype=np.int32)
-    size = 0
-    tau = np.int64(n_bits + 1)
-    n = ids_i.shape[0]
-    for a0 in range(0, n, _RUN):
-        a1 = min(a0 + _RUN, n)
-        if size + _RUN > buf_d.shape[0]:
-            size = _compact(buf_d, buf_i, size, tau, hist)
-            if size > buf_d.shape[0] // 2:  # ties at tau fill it: grow
-                nd = np.empty(2 * buf_d.shape[0], dtype=np.int32)
-                ni = np.empty(2 * buf_d.shape[0], dtype=np.int64)
-                nd[:size] = buf_d[:size]
-                ni[:size] = buf_i[:size]
-                buf_d = nd
-                buf_i = ni
-        size, tau = _verify_run(Q, q, codes, ids_i, a0, a1, skip, masks, 0, 0, False, k, n_bits,
-                                tau, buf_d, buf_i, size, hist, dists, wide)  # fmt: skip
-    return buf_d, buf_i, size, tau
-
-
-@jit
 def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, n_bits, skip,
                  costs, out_d, out_i, work, wide):  # fmt: skip
     m = sub_bits.shape[0]
@@ -374,8 +355,11 @@ def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
                 break
         if done or scan:
             break
+    work[q, 0] = n_probes
+    work[q, 1] = n_rows
+    work[q, 2] = scan
     if scan:
-        buf_d, buf_i, size, tau = _scan_knn(Q, q, tcodes[0], ids[0], skip, masks, k, n_bits, wide)
+        return  # answered by the blocked exhaustive kernel, with the other such queries
     # Sort the candidates at distance <= tau by (distance, index); keep k.
     sel = 0
     for u in range(size):
@@ -391,9 +375,6 @@ def _mih_knn_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, k, 
     for u in range(k):
         out_d[q, u] = buf_d[order[u]]
         out_i[q, u] = buf_i[order[u]]
-    work[q, 0] = n_probes
-    work[q, 1] = n_rows
-    work[q, 2] = scan
 
 
 @parallel_jit
@@ -470,8 +451,7 @@ def _mih_radius_one(Q, q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, 
         if scan:
             break
     if scan:
-        p_out = _radius_run(Q, q, tcodes[0], ids[0], 0, ids.shape[1], skip, masks, 0, 0, False,
-                            radius, out_d, out_i, start, fill, dists, wide)  # fmt: skip
+        return -1  # answered by the blocked exhaustive kernel, with the other such queries
     return p_out - start
 
 
@@ -487,6 +467,8 @@ def _mih_radius_kernel(Q, qkeys, offsets, starts, ids, tcodes, sub_bits, masks, 
                             skip, costs, out_d, out_i, start, fill, wide)  # fmt: skip
         if not fill:
             indptr[q + 1] = n
+            continue
+        if n < 0:
             continue
         # Rows arrive in probe order: sort by index, or by (distance, index).
         seg_d = out_d[start : start + n].copy()
@@ -526,15 +508,20 @@ class MIHIndex:
         Code length.
     n_substrings : int
         Number of substrings m (tables), of n_bits / m bits each (at most 24).
+    db_words : ndarray of shape (n_words, n_samples), default=None
+        The same codes word-major (``to_words(..., transpose=True)``), which queries
+        that give up probing scan with the exhaustive kernel; a copy of ``words`` if
+        None.
     """
 
-    def __init__(self, words, n_bits, n_substrings):
+    def __init__(self, words, n_bits, n_substrings, db_words=None):
         m = int(n_substrings)
         n, n_words = words.shape
         self.edges, self.sub_bits, self.masks = substring_layout(
             n_bits, m, n_words, words.dtype.type
         )
         self.n_bits = int(n_bits)
+        self.db_words = np.ascontiguousarray(words.T) if db_words is None else db_words
         keys = self.keys(words)
         index_dtype = np.int64 if n >= 2**31 else np.int32
         # Direct-addressed offsets of all tables in one array: table i's bucket v is
@@ -574,8 +561,9 @@ class MIHIndex:
         """k-NN of query word rows, same contract as the exhaustive kernel.
 
         A query whose buckets probed (``PROBE_COST`` rows of an exhaustive scan each)
-        would exceed ``budget`` (default: n_samples, one scan) is finished by a scan of
-        all codes.
+        would exceed ``budget`` (default: n_samples, one scan) gives up probing; all such
+        queries of the call are then answered together by the exhaustive kernel, whose
+        query blocking reuses each tile of codes from cache.
 
         With ``return_work=True`` also returns, per query, the number of buckets probed,
         of rows listed by the probed buckets, and 1 if the query fell back to the scan:
@@ -593,6 +581,9 @@ class MIHIndex:
                                 self.sub_bits, self.masks, k, self.n_bits, self_offset,
                                 self._costs(budget), dist, ind, work, wide,
                                 serial=_serial_ok(wide))  # fmt: skip
+            scan = np.flatnonzero(work[:, 2])
+            if scan.size:
+                dist[scan], ind[scan] = self._scan_knn(Q_words[scan], scan, k, self_offset, n_jobs)
         if return_work:
             return dist, ind, work
         return dist, ind
@@ -614,10 +605,46 @@ class MIHIndex:
             empty_d, empty_i = np.empty(0, np.int32), np.empty(0, np.int64)
             _mih_radius_kernel(*args, indptr, empty_d, empty_i, False, False, wide,
                                serial=_serial_ok(wide))  # fmt: skip
+            scan = np.flatnonzero(indptr[1:] < 0)
+            if scan.size:
+                s_ptr, s_dist, s_ind = self._scan_radius(
+                    Q_words[scan], scan, radius, self_offset, sort_results, n_jobs
+                )
+                indptr[scan + 1] = np.diff(s_ptr)
             np.cumsum(indptr, out=indptr)
             dist = np.empty(indptr[-1], dtype=np.int32)
             ind = np.empty(indptr[-1], dtype=np.int64)
             if indptr[-1]:
                 _mih_radius_kernel(*args, indptr, dist, ind, True, sort_results, wide,
                                    serial=_serial_ok(wide))  # fmt: skip
+            if scan.size:
+                seg = np.repeat(np.arange(scan.size), np.diff(s_ptr))
+                pos = indptr[scan][seg] + np.arange(s_ptr[-1]) - s_ptr[seg]
+                dist[pos] = s_dist
+                ind[pos] = s_ind
         return indptr, dist, ind
+
+    def _scan_knn(self, Q_words, rows, k, self_offset, n_jobs):
+        """k-NN of the queries ``rows`` of the call by the exhaustive kernel. A query
+        that is a fitted code excludes itself: among its k + 1 nearest (ties by index)
+        drop itself, or the last when k codes tie with it ahead of it."""
+        if self_offset < 0:
+            return kneighbors_words(Q_words, self.db_words, k, self.n_bits, n_jobs=n_jobs)
+        dist, ind = kneighbors_words(Q_words, self.db_words, k + 1, self.n_bits, n_jobs=n_jobs)
+        keep = ind != (rows + self_offset)[:, None]
+        keep[keep.all(axis=1), -1] = False
+        return dist[keep].reshape(-1, k), ind[keep].reshape(-1, k)
+
+    def _scan_radius(self, Q_words, rows, radius, self_offset, sort_results, n_jobs):
+        """CSR radius search of the queries ``rows`` of the call by the exhaustive
+        kernel, each fitted code excluding itself."""
+        ptr, dist, ind = radius_neighbors_words(
+            Q_words, self.db_words, radius, self.n_bits, sort_results=sort_results, n_jobs=n_jobs
+        )
+        if self_offset < 0:
+            return ptr, dist, ind
+        seg = np.repeat(np.arange(len(rows)), np.diff(ptr))
+        keep = ind != rows[seg] + self_offset
+        counts = np.bincount(seg[keep], minlength=len(rows))
+        ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return ptr, dist[keep], ind[keep]

@@ -85,7 +85,9 @@ class TablePolicy:
 
     def build(self):
         """Build the tables (at fit for "mih", when they pay off for "auto")."""
-        self.tables = MIHIndex(np.ascontiguousarray(self.db_words.T), self.n_bits, self.m)
+        self.tables = MIHIndex(
+            np.ascontiguousarray(self.db_words.T), self.n_bits, self.m, db_words=self.db_words
+        )
 
     def needs_estimate(self, key):
         """Whether a call for ``key`` must first estimate the tables' cost ("auto")."""
