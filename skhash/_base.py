@@ -16,7 +16,25 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._supervision import check_supervision
 from .codes import pack_codes
 
-__all__ = ["BaseHasher", "IntInterval", "chunk_rows", "rollback_on_error", "sign"]
+__all__ = [
+    "BaseHasher",
+    "IntInterval",
+    "check_n_jobs",
+    "chunk_rows",
+    "rollback_on_error",
+    "sign",
+]
+
+
+def check_n_jobs(n_jobs):
+    """``n_jobs``, refused with a ValueError when it is 0 (joblib's and numba's
+    ``n_jobs`` take None, -1 or any non-zero integer)."""
+    if n_jobs == 0:
+        raise ValueError(
+            "n_jobs=0 is not a number of jobs; use a positive integer, -1 for every "
+            "processor, or None."
+        )
+    return n_jobs
 
 
 def chunk_rows(n_rows, row_bytes):

@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from ._base import BaseHasher, IntInterval, rollback_on_error, sign
+from ._base import BaseHasher, IntInterval, check_n_jobs, rollback_on_error, sign
 
 __all__ = ["SCHHasher"]
 
@@ -333,12 +333,7 @@ class SCHHasher(BaseHasher):
             self._check_squared_distances(X, training=True)
             n = X.shape[0]
             rng = check_random_state(self.random_state)
-            if self.n_jobs == 0:
-                # Caught here, not by joblib after the codes are learned.
-                raise ValueError(
-                    "n_jobs=0 is not a number of jobs; use a positive integer, -1 for "
-                    "every processor, or None."
-                )
+            check_n_jobs(self.n_jobs)  # here, not by joblib after the codes are learned
             supervision = self._check_supervision(y, pairs, n, kind=self.similarity)
             i, j, s = supervision.sample_pairs(self.n_pairs_per_sample, rng)
             if not (s > 0).any() or not (s < 1).any():

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._base import chunk_rows
+from .._base import check_n_jobs, chunk_rows
 from ..codes import n_bytes
 from ._kernels import kneighbors_words, radius_neighbors_words, radius_scratch_bytes, to_words
 from ._policy import PILOT_QUERIES, TablePolicy, spread_rows
@@ -94,12 +94,7 @@ class HammingNeighborsBase(BaseEstimator):
 
     def _check_n_jobs(self):
         """``n_jobs``, refusing 0 (in fit, and at query time after ``set_params``)."""
-        if self.n_jobs == 0:
-            raise ValueError(
-                "n_jobs=0 is not a number of jobs; use a positive integer, -1 for every "
-                "processor, or None."
-            )
-        return self.n_jobs
+        return check_n_jobs(self.n_jobs)
 
     def _fit_params(self, stacklevel=4):
         """Check the parameters that fit fixes; set ``effective_metric_`` and the layout
