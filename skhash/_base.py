@@ -14,7 +14,6 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._supervision import check_supervision
-from .codes import pack_codes
 
 __all__ = [
     "BaseHasher",
@@ -54,7 +53,10 @@ def sign(F, dtype=np.int8):
     ``numpy.sign`` maps 0 to 0, which is not a binary code; every hasher's codes,
     and the sign steps inside their fits, use this tie rule instead.
     """
-    return np.where(np.asarray(F) >= 0, 1, -1).astype(dtype)
+    # Scalars of the asked dtype: the result is built in it, without an int64 array
+    # of the outputs' size in between.
+    one, minus_one = np.array([1, -1], dtype=dtype)
+    return np.where(np.asarray(F) >= 0, one, minus_one)
 
 
 class IntInterval(Interval):
@@ -212,12 +214,54 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     def _decision_function(self, X):
         raise NotImplementedError
 
+    def _output_chunks(self, X):
+        """``(first row, outputs)`` for consecutive row chunks of the validated ``X``.
+
+        Rows are taken in chunks that fit scikit-learn's ``working_memory`` (the rows
+        of ``X``, as float64 at worst, and a few arrays of outputs per row), so that a
+        memory-mapped ``X`` is read chunk by chunk and nothing of the size of all the
+        outputs exists unless the caller keeps them. Every chunk's outputs are checked
+        for the fitted width and for overflow.
+        """
+        n_samples, n_features = X.shape
+        step = chunk_rows(n_samples, 8 * (n_features + 3 * self._n_features_out))
+        for start in range(0, n_samples, step):
+            rows = X[start : start + step]
+            with np.errstate(over="ignore", invalid="ignore"):
+                F = np.asarray(self._decision_function(rows))
+            if F.shape != (rows.shape[0], self._n_features_out):
+                raise ValueError(
+                    f"{type(self).__name__} was fitted with {self._n_features_out} bits but "
+                    f"its hash functions gave outputs of shape {F.shape} for "
+                    f"{rows.shape[0]} samples; refit after changing n_bits."
+                )
+            self._check_no_overflow(X, "the hash functions' outputs on X", F)
+            yield start, F
+
+    def _collect(self, X, n_columns, dtype, convert):
+        """``convert`` of the outputs of every row chunk of ``X``, stacked.
+
+        One chunk is returned as converted; more are written into one array of
+        ``n_columns`` columns of ``dtype`` (the outputs' own dtype when None).
+        """
+        out = None
+        for start, F in self._output_chunks(X):
+            part = convert(F)
+            if start == 0 and part.shape[0] == X.shape[0]:
+                return part
+            if out is None:
+                out = np.empty((X.shape[0], n_columns), dtype=dtype or part.dtype)
+            out[start : start + part.shape[0]] = part
+        return out
+
     def decision_function(self, X):
         """Real-valued hash function outputs, before taking the sign.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Float32 input is hashed in float32, float64 in float64; a memory-mapped
+            ``X`` is read in chunks of scikit-learn's ``working_memory``.
 
         Returns
         -------
@@ -225,16 +269,7 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
             ``transform(X)`` is ``where(F >= 0, 1, -1)``.
         """
         X = self._validate_for_predict(X)
-        with np.errstate(over="ignore", invalid="ignore"):
-            F = np.asarray(self._decision_function(X))
-        if F.shape != (X.shape[0], self._n_features_out):
-            raise ValueError(
-                f"{type(self).__name__} was fitted with {self._n_features_out} bits but its "
-                f"hash functions gave outputs of shape {F.shape}; refit after changing "
-                "n_bits."
-            )
-        self._check_no_overflow(X, "the hash functions' outputs on X", F)
-        return F
+        return self._collect(X, self._n_features_out, None, lambda F: F)
 
     def transform(self, X):
         """Binary codes of ``X``.
@@ -242,13 +277,16 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Read in chunks of scikit-learn's ``working_memory``: only the codes are
+            kept whole, never the real-valued outputs.
 
         Returns
         -------
         codes : ndarray of shape (n_samples, n_bits), dtype int8
             Values in {-1, +1}; an output of exactly 0 maps to +1.
         """
-        return sign(self.decision_function(X))
+        X = self._validate_for_predict(X)
+        return self._collect(X, self._n_features_out, np.int8, sign)
 
     def encode(self, X):
         """Binary codes of ``X``, bit-packed for storage and search.
@@ -256,6 +294,8 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Read in chunks of scikit-learn's ``working_memory``: only the packed codes
+            are kept whole.
 
         Returns
         -------
@@ -263,7 +303,10 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
             Bit set where ``transform(X)`` is +1, in :func:`numpy.packbits` order;
             ready for ``HammingNeighbors(packed=True)``.
         """
-        return pack_codes(self.transform(X))
+        X = self._validate_for_predict(X)
+        n_bytes = -(-self._n_features_out // 8)
+        # Bit set where the sign is +1 (output >= 0), as pack_codes(transform(X)).
+        return self._collect(X, n_bytes, np.uint8, lambda F: np.packbits(F >= 0, axis=1))
 
     def score(self, X, y, sample_weight=None):
         """Leave-one-out retrieval mAP of the codes of ``X``.

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.utils.validation import validate_data
 
 import skhash
@@ -165,3 +166,50 @@ def test_sign_maps_zero_to_plus_one_in_the_dtype_asked():
     F = np.array([[-2.5, -0.0, 0.0, 1e-300, -1e-300, 7.0]])
     np.testing.assert_array_equal(sign(F), [[-1, 1, 1, 1, -1, 1]])
     assert sign(F).dtype == np.int8 and sign(F, np.float64).dtype == np.float64
+
+
+def _traced_peak(func, *args):
+    """Result of func(*args) and the peak of Python-traced memory it added, in bytes."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        out = func(*args)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    return out, peak
+
+
+def test_encode_of_a_memmap_runs_in_working_memory_chunks(tmp_path):
+    """encode of a float32 memmap equals encode of the array, within working_memory."""
+    n, d, n_bits = 40_000, 16, 64
+    X = np.random.default_rng(0).normal(size=(n, d)).astype(np.float32)
+    mm = np.memmap(tmp_path / "x.f32", dtype=np.float32, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    mm = np.memmap(tmp_path / "x.f32", dtype=np.float32, mode="r", shape=X.shape)
+    h = _ProjectionHasher(n_bits=n_bits, random_state=0).fit(X[:100])
+    expected = h.encode(X)
+    with sklearn.config_context(working_memory=1):
+        packed, peak = _traced_peak(h.encode, mm)
+        codes = h.transform(mm)
+    np.testing.assert_array_equal(packed, expected)
+    np.testing.assert_array_equal(codes, unpack_codes(expected, n_bits))
+    # Whole-array float64 outputs alone would take n * n_bits * 8 bytes (20 MB); the
+    # packed output is n * 8 bytes and each chunk about 1 MiB.
+    assert peak < n * n_bits * 8 / 8, peak
+
+
+def test_decision_function_in_chunks_equals_one_pass():
+    """A small working_memory changes no output of decision_function or transform."""
+    X = np.random.default_rng(0).normal(size=(3000, 8))
+    h = _ProjectionHasher(n_bits=40, random_state=0).fit(X)
+    F, codes = h.decision_function(X), h.transform(X)
+    with sklearn.config_context(working_memory=0.05):
+        np.testing.assert_allclose(h.decision_function(X), F, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(h.transform(X), codes)
+        with pytest.raises(ValueError, match="overflowed"):
+            h.encode(np.vstack([X, np.full((1, 8), 1.5e308)]))
