@@ -6,25 +6,45 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from ._base import BaseHasher, IntInterval, rollback_on_error, sign
+from ._base import BaseHasher, IntInterval, chunk_rows, rollback_on_error
 
 __all__ = ["ITQHasher", "LSHHasher", "PCAHasher"]
+
+
+#: The input dtypes the baselines compute in: float32 stays float32, anything else
+#: becomes float64.
+_FLOATS = [np.float64, np.float32]
+
+#: Largest temporary of a fit's pass over X, per chunk of rows. Large enough for BLAS to
+#: run at full speed, small next to data worth chunking.
+_FIT_CHUNK_BYTES = 2**24
+
+
+def _fit_chunks(n_rows, row_bytes):
+    """Row slices covering ``n_rows``, each within ``working_memory`` and 16 MiB."""
+    step = min(chunk_rows(n_rows, row_bytes), max(1, _FIT_CHUNK_BYTES // row_bytes))
+    return [slice(start, start + step) for start in range(0, n_rows, step)]
 
 
 class _LinearHasher(BaseHasher):
     """A hasher whose outputs are affine: ``F = X @ coef_.T + intercept_``.
 
     Subclasses set ``coef_`` of shape (n_bits, n_features) and ``intercept_`` of
-    shape (n_bits,) in ``fit``.
+    shape (n_bits,) in ``fit``. The outputs are computed in the dtype of ``X``:
+    float32 queries are hashed in float32 with the fitted (float64) attributes
+    rounded to float32, never copied to float64.
     """
 
     def _decision_function(self, X):
-        return X @ self.coef_.T + self.intercept_
+        coef, intercept = self.coef_, self.intercept_
+        if X.dtype == np.float32:
+            coef, intercept = coef.astype(np.float32), intercept.astype(np.float32)
+        return X @ coef.T + intercept
 
 
-def _validate_fit_data(estimator, X, y):
+def _validate_fit_data(estimator, X, y, *, dtype=np.float64, reset=True, min_samples=2):
     """Validate training data shared by the linear hashers; y is only length-checked."""
-    X = validate_data(estimator, X, dtype=np.float64, ensure_min_samples=2)
+    X = validate_data(estimator, X, dtype=dtype, ensure_min_samples=min_samples, reset=reset)
     if y is not None:
         # Array-likes without a shape (lists, or objects with only __array__) are read
         # through np.asarray; np.shape would dispatch to their __array_function__.
@@ -47,17 +67,88 @@ def _centred(estimator, X):
     return mean, Xc
 
 
-def _principal_directions(Xc, n_components):
-    """Top principal directions of centred data, rows sorted by decreasing variance.
+def _column_sums(X):
+    """Sums of the columns of X in float64; float32 X is summed without a float64 copy."""
+    return X.sum(axis=0, dtype=np.float64)
 
-    The sign of each direction is fixed (largest absolute loading positive) so that
-    the result does not depend on the LAPACK build.
-    """
-    _, s, Vt = linalg.svd(Xc, full_matrices=False, check_finite=False)
-    Vt = Vt[:n_components]
+
+def _fixed_signs(Vt):
+    """Rows of ``Vt`` with their largest absolute loading made positive, so that the
+    directions do not depend on the LAPACK build."""
     signs = np.sign(Vt[np.arange(len(Vt)), np.abs(Vt).argmax(axis=1)])
     signs[signs == 0] = 1.0
-    return Vt * signs[:, None], s[:n_components] ** 2 / max(Xc.shape[0] - 1, 1)
+    return Vt * signs[:, None]
+
+
+def _principal_directions(Xc, n_components):
+    """Top principal directions of centred data, rows sorted by decreasing variance."""
+    _, s, Vt = linalg.svd(Xc, full_matrices=False, check_finite=False)
+    return _fixed_signs(Vt[:n_components]), s[:n_components] ** 2 / max(Xc.shape[0] - 1, 1)
+
+
+def _covariance(X, mean):
+    """Covariance matrix of X (``n_samples - 1`` degrees of freedom), in float64.
+
+    Accumulated over row chunks centred in float64, so neither a centred copy nor a
+    float64 copy of X is ever made.
+    """
+    n_samples, n_features = X.shape
+    C = np.zeros((n_features, n_features))
+    for rows in _fit_chunks(n_samples, 8 * n_features):
+        chunk = X[rows] - mean
+        C += chunk.T @ chunk
+    return C / max(n_samples - 1, 1)
+
+
+def _principal_directions_from_covariance(C, n_components):
+    """Top eigenvectors of a covariance matrix as rows, by decreasing eigenvalue, and
+    their eigenvalues: the principal directions and variances of its data."""
+    n_features = C.shape[0]
+    w, E = linalg.eigh(
+        C, subset_by_index=(n_features - n_components, n_features - 1), check_finite=False
+    )
+    # eigh sorts eigenvalues in increasing order; round-off can make tiny ones negative.
+    return _fixed_signs(E[:, ::-1].T), np.maximum(w[::-1], 0.0)
+
+
+def _fit_pca(estimator, X):
+    """Mean, top principal directions, their variances and the total variance of X.
+
+    float64 X: the SVD of the centred data, as scikit-learn's PCA. float32 X: the
+    eigenvectors of the covariance matrix accumulated in float64 over row chunks, so the
+    fit adds O(n_features²) memory to X instead of copies of X.
+    """
+    n_bits = estimator.n_bits
+    if X.dtype == np.float64:
+        mean, Xc = _centred(estimator, X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            P, variances = _principal_directions(Xc, n_bits)
+            total = np.sum(Xc * Xc) / max(X.shape[0] - 1, 1)
+        return mean, P, variances, total
+    mean = _column_sums(X) / X.shape[0]
+    C = _covariance(X, mean)
+    estimator._check_no_overflow(X, "the mean of X or its covariance", mean, C)
+    P, variances = _principal_directions_from_covariance(C, n_bits)
+    return mean, P, variances, np.trace(C)
+
+
+def _projections(X, mean, P):
+    """``(X - mean) @ P.T`` in the dtype of X, computed over row chunks."""
+    n_samples, n_features = X.shape
+    V = np.empty((n_samples, len(P)), dtype=X.dtype)
+    for rows in _fit_chunks(n_samples, 8 * (n_features + len(P))):
+        V[rows] = (X[rows] - mean) @ P.T
+    return V
+
+
+def _largest_and_squares(V):
+    """Largest ``|V|`` in V's dtype and ``||V||_F²`` in float64, over row chunks."""
+    largest, squares = 0.0, 0.0
+    for rows in _fit_chunks(len(V), 8 * V.shape[1]):
+        chunk = V[rows].astype(np.float64).ravel()
+        largest = max(largest, float(np.abs(chunk).max()))
+        squares += chunk @ chunk
+    return V.dtype.type(largest), squares
 
 
 def _check_pca_n_bits(estimator, n_samples, n_features):
@@ -148,22 +239,61 @@ class LSHHasher(_LinearHasher):
             The fitted estimator.
         """
         with rollback_on_error(self):
-            X = _validate_fit_data(self, X, y)
-            rng = check_random_state(self.random_state)
-            with np.errstate(over="ignore", invalid="ignore"):
-                self.mean_ = X.mean(axis=0)
-                self.coef_ = rng.standard_normal((self.n_bits, X.shape[1]))
-                self.intercept_ = -self.coef_ @ self.mean_
-            self._check_no_overflow(
-                X, "the mean of X or the hyperplane offsets", self.mean_, self.intercept_
-            )
-            self._set_n_features_out()
+            X = _validate_fit_data(self, X, y, dtype=_FLOATS)
+            for name in ("coef_", "mean_", "n_samples_seen_"):
+                self.__dict__.pop(name, None)
+            self._add_samples(X)
         if self.verbose:
             print(
                 f"[LSHHasher] {self.n_bits} random hyperplanes through the mean of "
                 f"{X.shape[0]} samples with {X.shape[1]} features."
             )
         return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Add a chunk of samples to the mean; the first call draws the hyperplanes.
+
+        Streaming the rows of a large (for example memory-mapped) array through
+        ``partial_fit`` in chunks gives the model ``fit`` gives on the whole array:
+        the same hyperplanes (drawn from ``random_state`` on the first call) and the
+        same mean, up to round-off. ``partial_fit`` after ``fit`` continues from it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data, with the features of the first chunk.
+        y : None
+            Ignored; present for API consistency (only its length is checked).
+
+        Returns
+        -------
+        self : LSHHasher
+            The fitted estimator.
+        """
+        first = not hasattr(self, "coef_")
+        with rollback_on_error(self):
+            X = _validate_fit_data(self, X, y, dtype=_FLOATS, reset=first, min_samples=1)
+            self._add_samples(X)
+        return self
+
+    def _add_samples(self, X):
+        """Update the running mean with X; draw the hyperplanes if there are none yet."""
+        n_seen = getattr(self, "n_samples_seen_", 0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if n_seen == 0:
+                # The mean exactly as X.mean(axis=0) for float64 X.
+                mean = _column_sums(X) / X.shape[0]
+            else:
+                mean = (self.mean_ * n_seen + _column_sums(X)) / (n_seen + X.shape[0])
+            if not hasattr(self, "coef_"):
+                rng = check_random_state(self.random_state)
+                self.coef_ = rng.standard_normal((self.n_bits, X.shape[1]))
+                self._set_n_features_out()
+            intercept = -self.coef_ @ mean
+        self._check_no_overflow(X, "the mean of X or the hyperplane offsets", mean, intercept)
+        self.mean_, self.intercept_ = mean, intercept
+        self.n_samples_seen_ = n_seen + X.shape[0]
 
 
 class PCAHasher(_LinearHasher):
@@ -247,11 +377,10 @@ class PCAHasher(_LinearHasher):
             The fitted estimator.
         """
         with rollback_on_error(self):
-            X = _validate_fit_data(self, X, y)
+            X = _validate_fit_data(self, X, y, dtype=_FLOATS)
             _check_pca_n_bits(self, *X.shape)
-            self.mean_, Xc = _centred(self, X)
+            self.mean_, self.coef_, self.explained_variance_, total = _fit_pca(self, X)
             with np.errstate(over="ignore", invalid="ignore"):
-                self.coef_, self.explained_variance_ = _principal_directions(Xc, self.n_bits)
                 self.intercept_ = -self.coef_ @ self.mean_
             self._check_no_overflow(
                 X,
@@ -262,7 +391,6 @@ class PCAHasher(_LinearHasher):
             )
             self._set_n_features_out()
         if self.verbose:
-            total = np.sum(Xc * Xc) / max(X.shape[0] - 1, 1)
             share = self.explained_variance_.sum() / total if total > 0 else 1.0
             print(
                 f"[PCAHasher] {self.n_bits} principal directions of {X.shape[0]} samples "
@@ -366,28 +494,25 @@ class ITQHasher(_LinearHasher):
             The fitted estimator.
         """
         with rollback_on_error(self):
-            X = _validate_fit_data(self, X, y)
+            X = _validate_fit_data(self, X, y, dtype=_FLOATS)
             _check_pca_n_bits(self, *X.shape)
             rng = check_random_state(self.random_state)
-            self.mean_, Xc = _centred(self, X)
             with np.errstate(over="ignore", invalid="ignore"):
-                P, _ = _principal_directions(Xc, self.n_bits)
-                V = Xc @ P.T
+                if X.dtype == np.float64:
+                    self.mean_, Xc = _centred(self, X)
+                    P, _ = _principal_directions(Xc, self.n_bits)
+                    V = Xc @ P.T
+                    del Xc
+                else:
+                    self.mean_, P, _, _ = _fit_pca(self, X)
+                    V = _projections(X, self.mean_, P)
                 # The squared projections: the quantization error is of their order.
-                self._check_no_overflow(X, "the squared projections of X", V * V)
+                largest, squares = _largest_and_squares(V)
+                self._check_no_overflow(
+                    X, "the squared projections of X", np.square(largest), squares
+                )
                 R, _ = linalg.qr(rng.standard_normal((self.n_bits, self.n_bits)))
-                errors = []
-                for _ in range(self.n_iter):
-                    B = sign(V @ R, np.float64)
-                    # Procrustes: the rotation maximising trace(Bᵀ V R).
-                    U, _, Wt = linalg.svd(V.T @ B, check_finite=False)
-                    R = U @ Wt
-                    errors.append(np.sum((B - V @ R) ** 2) / X.shape[0])
-                    if self.verbose:
-                        print(
-                            f"[ITQHasher] iteration {len(errors)}/{self.n_iter}: "
-                            f"quantization error {errors[-1]:.6g}"
-                        )
+                R, errors = self._rotate(V, R, squares)
                 self.coef_ = R.T @ P
                 self.intercept_ = -self.coef_ @ self.mean_
             self.rotation_ = R
@@ -401,3 +526,33 @@ class ITQHasher(_LinearHasher):
             )
             self._set_n_features_out()
         return self
+
+    def _rotate(self, V, R, squares):
+        """ITQ's alternation on the projections V from the rotation R: (R, errors).
+
+        Each iteration is one pass over V in row chunks: the codes of a chunk,
+        ``B = sign(V R)``, are only used for their share of ``Vᵀ B`` (accumulated in
+        float64), so no array of V's size is made. The quantization error follows from
+        the Procrustes step without another pass: with ``Vᵀ B = U S Wᵀ`` and
+        ``R = U Wᵀ``, ``||B − V R||² = n K + ||V||² − 2 trace(S)``.
+        """
+        n_samples, n_bits = V.shape
+        chunks = _fit_chunks(n_samples, n_bits * (3 * V.itemsize + 1))
+        one, minus_one = np.array([1, -1], dtype=V.dtype)
+        errors = []
+        for _ in range(self.n_iter):
+            Rv = R.astype(V.dtype)
+            VtB = np.zeros((n_bits, n_bits))
+            for rows in chunks:
+                B = np.where(V[rows] @ Rv >= 0, one, minus_one)
+                VtB += V[rows].T @ B
+            # Procrustes: the rotation maximising trace(Bᵀ V R).
+            U, S, Wt = linalg.svd(VtB, check_finite=False)
+            R = U @ Wt
+            errors.append((n_samples * n_bits + squares - 2 * S.sum()) / n_samples)
+            if self.verbose:
+                print(
+                    f"[ITQHasher] iteration {len(errors)}/{self.n_iter}: "
+                    f"quantization error {errors[-1]:.6g}"
+                )
+        return R, errors

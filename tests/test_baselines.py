@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sklearn
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
@@ -240,3 +241,85 @@ def test_verbose_itq_prints_the_quantization_error_of_every_iteration(capsys):
     assert len(lines) == 5
     for t, (line, error) in enumerate(zip(lines, itq.quantization_error_, strict=True)):
         assert line == f"[ITQHasher] iteration {t + 1}/5: quantization error {error:.6g}"
+
+
+def _fit_peak(hasher, X):
+    """Peak of Python-traced memory (numpy arrays included) added by hasher.fit(X)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        hasher.fit(X)
+        return tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("Hasher", BASELINES)
+def test_float32_input_is_fitted_and_hashed_in_float32(Hasher):
+    """Float32 X is never copied to float64 whole: fit adds less than X's own size."""
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(20_000, 64)) * np.linspace(3, 0.1, 64)).astype(np.float32)
+    hasher = Hasher(n_bits=16, random_state=0)
+    with sklearn.config_context(working_memory=1):
+        peak = _fit_peak(hasher, X)
+    # A float64 copy alone would be 2 * X.nbytes; ITQ keeps n x n_bits float32 projections.
+    assert peak < X.nbytes, (peak, X.nbytes)
+    assert hasher.decision_function(X[:5]).dtype == np.float32
+    assert hasher.decision_function(X[:5].astype(np.float64)).dtype == np.float64
+
+
+@pytest.mark.parametrize("Hasher", BASELINES)
+def test_float32_digits_give_the_float64_model(Hasher, digits):
+    """Fitted on float32 digits, a hasher finds the float64 fit's model, to float32 precision."""
+    h64 = Hasher(n_bits=16, random_state=0).fit(digits.X_db)
+    h32 = Hasher(n_bits=16, random_state=0).fit(digits.X_db.astype(np.float32))
+    np.testing.assert_allclose(h32.mean_, h64.mean_, rtol=1e-6)
+    np.testing.assert_allclose(h32.coef_, h64.coef_, atol=1e-3)
+    codes64 = h64.transform(digits.X_query)
+    codes32 = h32.transform(digits.X_query.astype(np.float32))
+    assert np.mean(codes32 != codes64) < 0.002
+    if Hasher is PCAHasher:
+        np.testing.assert_allclose(h32.explained_variance_, h64.explained_variance_, rtol=1e-5)
+    if Hasher is ITQHasher:
+        np.testing.assert_allclose(h32.quantization_error_, h64.quantization_error_, rtol=1e-5)
+
+
+def _memmap(path, X):
+    mm = np.memmap(path, dtype=X.dtype, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    return np.memmap(path, dtype=X.dtype, mode="r", shape=X.shape)
+
+
+def test_lsh_partial_fit_over_memmap_chunks_equals_fit(digits, tmp_path):
+    """LSH partial_fit over chunks of a memmap gives fit's hyperplanes, mean and codes."""
+    X = digits.X_db.astype(np.float32)
+    mm = _memmap(tmp_path / "X.f32", X)
+    streamed = LSHHasher(n_bits=32, random_state=0)
+    for start in range(0, len(mm), 250):
+        assert streamed.partial_fit(mm[start : start + 250]) is streamed
+    whole = LSHHasher(n_bits=32, random_state=0).fit(X)
+    assert streamed.n_samples_seen_ == whole.n_samples_seen_ == len(X)
+    np.testing.assert_array_equal(streamed.coef_, whole.coef_)
+    np.testing.assert_allclose(streamed.mean_, whole.mean_, rtol=1e-12)
+    np.testing.assert_allclose(streamed.intercept_, whole.intercept_, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(
+        streamed.transform(digits.X_query), whole.transform(digits.X_query)
+    )
+
+
+def test_lsh_partial_fit_continues_a_fit_and_checks_the_features(digits):
+    """partial_fit after fit adds samples to its mean; other feature counts are refused."""
+    X = digits.X_db
+    lsh = LSHHasher(n_bits=8, random_state=0).fit(X[:300])
+    coef = lsh.coef_.copy()
+    lsh.partial_fit(X[300:])
+    assert lsh.n_samples_seen_ == len(X)
+    np.testing.assert_allclose(lsh.mean_, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_array_equal(lsh.coef_, coef)
+    with pytest.raises(ValueError, match="X has 10 features, but LSHHasher is expecting 64"):
+        lsh.partial_fit(X[:5, :10])
+    assert lsh.n_samples_seen_ == len(X)
