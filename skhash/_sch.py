@@ -1,5 +1,6 @@
 """SCHHasher: soft-constraint codes learned block by block with boosted pair weights."""
 
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -66,6 +67,32 @@ class _PairMatrix:
         return V[:, 0]
 
 
+def _training_subset(supervision, size, rng):
+    """Sorted indices of ``size`` samples, each class keeping its share.
+
+    Single-label supervision: class k of ``n_k`` samples gets ``size * n_k / n``
+    samples rounded down, and the places left go to the largest remainders (ties in
+    random order); the samples of a class are drawn uniformly. Multi-label
+    supervision: a uniform draw.
+    """
+    n = supervision.n_samples
+    if supervision.multilabel:
+        return np.sort(rng.choice(n, size, replace=False)).astype(np.int64)
+    labels = np.asarray(supervision.labels.argmax(axis=1)).ravel()
+    counts = np.bincount(labels)
+    share = size * counts / n
+    quota = np.floor(share).astype(np.int64)
+    order = np.lexsort((rng.permutation(len(counts)), -(share - quota)))
+    quota[order[: size - quota.sum()]] += 1
+    # A random order of the samples, grouped by class: each class's first samples.
+    shuffled = rng.permutation(n)
+    grouped = shuffled[np.argsort(labels[shuffled], kind="stable")]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(n) - np.repeat(starts, counts)
+    chosen = grouped[rank < np.repeat(quota, counts)]
+    return np.sort(chosen).astype(np.int64)
+
+
 def _fit_bit_function(X, z, C, gamma, seed):
     """One bit's hash function: an RBF SVM on the bit as pseudo-label.
 
@@ -122,6 +149,15 @@ class SCHHasher(BaseHasher):
         integer rather than exhausting memory. With pair supervision, the given pairs
         are used, or a uniform subset of ``n_samples * n_pairs_per_sample // 2`` of
         them when there are more (None keeps them all).
+    max_train_samples : int or None, default=1000
+        With label supervision, at most this many samples learn codes and train the
+        SVMs (the paper trains on 1,000): a larger training set is subsampled, by
+        class in proportion to its size for class labels (uniformly for a multi-label
+        indicator matrix), drawn with ``random_state``. The codes of the other
+        samples are the hash functions' output. Fit time and memory then stop growing
+        with ``n_samples`` except for that encoding (see Notes). None trains on every
+        sample. With pair supervision every sample is used, as the given pairs
+        require.
     similarity : {"binary", "jaccard", "cosine"}, default="binary"
         Similarity of label supervision: share-a-label, or the Jaccard or cosine
         similarity of multi-label indicator rows. A similarity ``s`` between 0 and 1
@@ -149,9 +185,13 @@ class SCHHasher(BaseHasher):
     Attributes
     ----------
     codes_ : ndarray of shape (n_samples, n_bits), dtype int8
-        Learned codes of the training samples, in {-1, +1}. A sample that appears in
-        no labelled pair (possible with pair supervision) has no learned code; its
-        row is the hash functions' output instead.
+        Codes of the training samples, in {-1, +1}: learned for the samples in
+        ``train_indices_``. A sample left out of the training subset
+        (``max_train_samples``), or in no labelled pair (possible with pair
+        supervision), has no learned code; its row is the hash functions' output.
+    train_indices_ : ndarray of shape (n_train,), dtype int64
+        Sorted indices of the samples whose codes were learned (the training subset
+        drawn by ``max_train_samples``; every sample when none was drawn).
     estimators_ : list of n_bits estimators
         Bit m's hash function: a fitted :class:`sklearn.svm.SVC`, or a
         :class:`sklearn.dummy.DummyClassifier` predicting the constant when the
@@ -201,6 +241,16 @@ class SCHHasher(BaseHasher):
 
     Choices made where the paper is silent:
 
+    - Training subset. Codes are learned from a sampled set of pairs and each bit's
+      RBF SVM costs between quadratic and cubic time in its training samples, so
+      ``max_train_samples`` (default 1,000, the paper's training set) bounds both.
+      The subset keeps each class's share (largest remainders, ties broken at
+      random), so no class is left out by chance. Beyond the subset, fit time grows
+      linearly in ``n_samples``: the input check and the encoding of the samples
+      outside the subset for ``codes_``, each linear in ``n_samples`` times the
+      number of support vectors (at most ``max_train_samples``), and memory is one
+      float64 copy of ``X``.
+
     - Block objective. A block of t bits is fitted to the targets on its own
       affinity (its bits only), as in the paper's ensemble view: the affinity of the
       whole code is the mean of the blocks' affinities.
@@ -238,7 +288,9 @@ class SCHHasher(BaseHasher):
     - Encoding. All SVMs share the kernel width, so ``transform`` builds the kernel
       between X and the union of their support vectors once and multiplies it by the
       stacked dual coefficients, instead of evaluating each SVM on its own; the
-      outputs equal the SVMs' ``decision_function``.
+      outputs equal the SVMs' ``decision_function``. Encoding costs
+      ``O(n_support · n_features)`` per sample, linear in the number of samples,
+      and ``n_support`` is at most the number of training samples.
 
     Read more in the User Guide, :doc:`/user_guide/sch`.
 
@@ -267,6 +319,7 @@ class SCHHasher(BaseHasher):
         "bits_per_block": [IntInterval(1, None, closed="left")],
         "weighting": [StrOptions({"boost", "none"})],
         "n_pairs_per_sample": [IntInterval(1, None, closed="left"), None],
+        "max_train_samples": [IntInterval(2, None, closed="left"), None],
         "similarity": [StrOptions({"binary", "jaccard", "cosine"})],
         "max_sweeps": [IntInterval(1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -285,6 +338,7 @@ class SCHHasher(BaseHasher):
         bits_per_block=4,
         weighting="boost",
         n_pairs_per_sample=500,
+        max_train_samples=1000,
         similarity="binary",
         max_sweeps=10,
         tol=1e-3,
@@ -299,6 +353,7 @@ class SCHHasher(BaseHasher):
         self.bits_per_block = bits_per_block
         self.weighting = weighting
         self.n_pairs_per_sample = n_pairs_per_sample
+        self.max_train_samples = max_train_samples
         self.similarity = similarity
         self.max_sweeps = max_sweeps
         self.tol = tol
@@ -335,22 +390,38 @@ class SCHHasher(BaseHasher):
             rng = check_random_state(self.random_state)
             check_n_jobs(self.n_jobs)  # here, not by joblib after the codes are learned
             supervision = self._check_supervision(y, pairs, n, kind=self.similarity)
+            train = np.arange(n)
+            if supervision.from_labels and self.max_train_samples is not None:
+                if n > self.max_train_samples:
+                    train = _training_subset(supervision, self.max_train_samples, rng)
+                    supervision = replace(
+                        supervision, n_samples=len(train), labels=supervision.labels[train]
+                    )
             i, j, s = supervision.sample_pairs(self.n_pairs_per_sample, rng)
             if not (s > 0).any() or not (s < 1).any():
                 missing = "similar" if not (s > 0).any() else "dissimilar"
                 more = "samples per class" if missing == "similar" else "classes"
+                subset = (
+                    f", or max_train_samples (got {self.max_train_samples}, a subset of "
+                    f"{len(train)} of the {n} samples)"
+                    if len(train) < n
+                    else ""
+                )
                 raise ValueError(
                     f"the {len(s)} sampled pairs contain no {missing} pair; raise "
-                    f"n_pairs_per_sample (got {self.n_pairs_per_sample}) or give more "
-                    f"training {more}."
+                    f"n_pairs_per_sample (got {self.n_pairs_per_sample}){subset} or give "
+                    f"more training {more}."
                 )
-            codes, history = self._learn_codes(n, i, j, s, rng)
+            learned, history = self._learn_codes(len(train), i, j, s, rng)
             paired = np.zeros(n, dtype=bool)
-            paired[i] = paired[j] = True
+            paired[train[i]] = paired[train[j]] = True
+            codes = np.empty((n, self.n_bits), dtype=np.int8)
+            codes[train] = learned
             self._fit_hash_functions(X[paired], codes[paired], rng)
             if not paired.all():
                 codes[~paired] = sign(self._decision_function(X[~paired]))
-            self.codes_ = codes.astype(np.int8)
+            self.codes_ = codes
+            self.train_indices_ = train
             self.history_ = history
             self.n_pairs_ = len(s)
             self._set_n_features_out()

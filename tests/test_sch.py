@@ -376,7 +376,7 @@ def test_all_pairs_of_a_large_training_set_are_refused(n_pairs_per_sample):
     """None, or more partners than samples, on a set with too many pairs asks for less."""
     X = np.zeros((3200, 2))
     y = np.arange(3200) % 2
-    model = SCHHasher(n_pairs_per_sample=n_pairs_per_sample)
+    model = SCHHasher(n_pairs_per_sample=n_pairs_per_sample, max_train_samples=None)
     with pytest.raises(
         ValueError,
         match=rf"n_pairs_per_sample={n_pairs_per_sample} uses all 5118400 pairs.*limit",
@@ -396,6 +396,8 @@ def test_all_pairs_of_a_large_training_set_are_refused(n_pairs_per_sample):
         dict(C=0.0),
         dict(gamma="wide"),
         dict(max_sweeps=0),
+        dict(max_train_samples=1),
+        dict(max_train_samples=500.0),
     ],
 )
 def test_invalid_parameters_are_rejected(params):
@@ -476,3 +478,64 @@ def test_object_labels_with_none_or_mixed_types_are_a_clear_error(bad, match):
     y[3] = bad
     with pytest.raises(ValueError, match=match):
         SCHHasher(n_bits=4).fit(X, y)
+
+
+def test_training_subset_keeps_each_class_share_and_bounds_the_fit(digits):
+    """max_train_samples: that many samples, each class in proportion, the rest encoded."""
+    X, y = digits.X_db, digits.y_db
+    model = SCHHasher(n_bits=8, n_pairs_per_sample=50, max_train_samples=300, random_state=0)
+    model.fit(X, y)
+    train = model.train_indices_
+    assert len(train) == len(np.unique(train)) == 300
+    share = 300 * np.bincount(y) / len(y)
+    counts = np.bincount(y[train], minlength=len(share))
+    assert np.all((counts >= np.floor(share)) & (counts <= np.ceil(share)))
+    # Only the subset is paired and trains the SVMs; every other sample is encoded.
+    assert model.n_pairs_ <= 300 * 50 // 2
+    assert len(model.support_vectors_) <= 300
+    assert np.isin(model.support_vectors_, X[train]).all(axis=1).all()
+    assert model.codes_.shape == (len(y), 8)
+    rest = np.setdiff1d(np.arange(len(y)), train)
+    np.testing.assert_array_equal(model.codes_[rest], model.transform(X[rest]))
+    # The subset's codes still separate the classes.
+    assert mean_average_precision(model.codes_[train], y[train]) > 0.6
+
+
+def test_training_subset_is_reproducible_with_random_state(digits):
+    """The same random_state draws the same subset and model; another seed another subset."""
+    X, y = digits.X_db[:800], digits.y_db[:800]
+    params = dict(n_bits=4, n_pairs_per_sample=30, max_train_samples=150)
+    a = SCHHasher(random_state=3, **params).fit(X, y)
+    b = SCHHasher(random_state=3, **params).fit(X, y)
+    c = SCHHasher(random_state=4, **params).fit(X, y)
+    np.testing.assert_array_equal(a.train_indices_, b.train_indices_)
+    np.testing.assert_array_equal(a.codes_, b.codes_)
+    assert not np.array_equal(a.train_indices_, c.train_indices_)
+
+
+def test_without_a_subset_every_sample_learns_its_code(digits):
+    """max_train_samples=None, or a training set within it, learns every sample's code."""
+    X, y = digits.X_db[:400], digits.y_db[:400]
+    for limit in (None, 400):
+        model = SCHHasher(n_bits=4, n_pairs_per_sample=30, max_train_samples=limit)
+        model.fit(X, y)
+        np.testing.assert_array_equal(model.train_indices_, np.arange(400))
+
+
+def test_pair_supervision_uses_every_sample_whatever_the_subset_size(digits):
+    """Given pairs name their samples: max_train_samples does not drop any of them."""
+    X, y = digits.X_db[:300], digits.y_db[:300]
+    rng = np.random.default_rng(0)
+    i, j = rng.integers(0, 300, size=(2, 6000))
+    pairs = np.column_stack([i, j, y[i] == y[j]])
+    model = SCHHasher(n_bits=4, max_train_samples=100, random_state=0)
+    model.fit(X, pairs=pairs)
+    np.testing.assert_array_equal(model.train_indices_, np.arange(300))
+
+
+def test_subset_too_small_for_a_similar_pair_names_max_train_samples(digits):
+    """A subset of one sample per class has no similar pair: the error says what to raise."""
+    model = SCHHasher(n_bits=4, max_train_samples=10, random_state=0)
+    with pytest.raises(ValueError, match=r"no similar pair.*max_train_samples \(got 10"):
+        model.fit(digits.X_db, digits.y_db)
+    assert not hasattr(model, "codes_")
