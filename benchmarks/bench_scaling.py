@@ -433,11 +433,16 @@ def _plot(cache, methods, version, path):
         if done:
             n, t, rss = zip(*done, strict=True)
             ax_time.plot(n, t, "o-", color=color, label=method)
-            ax_rss.plot(n, rss, "o-", color=color, label=method)
+            ax_rss.plot(n, rss, "o-", color=color)
         if killed:
             n, t, rss = zip(*killed, strict=True)
             ax_time.plot(n, t, "^", color=color, label=None if done else method)
             ax_rss.plot(n, rss, "^", color=color)
+    sizes = list(SIZES.values())
+    input_gb = [n * 256 * 4 / 1024**3 for n in sizes]
+    ax_rss.plot(sizes, input_gb, "k:", label="the input (float32)")
+    ax_rss.plot(sizes, [3 * g for g in input_gb], "k--", label="3 x the input")
+    ax_rss.legend(fontsize=8)
     for ax, ylabel in ((ax_time, "fit time (s, wall-clock)"), (ax_rss, "peak RSS (GB)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -486,6 +491,9 @@ def main():
     parser.add_argument("--rerun", action="store_true", help="ignore cached cells")
     parser.add_argument("--print-only", action="store_true")
     parser.add_argument("--plot", metavar="OUT.svg")
+    parser.add_argument(
+        "--plot-version", choices=("old", "new"), help="default: the last of --versions"
+    )
     parser.add_argument("--old-commit", default="e68be79")
     parser.add_argument("--old-path", default=os.path.join(tempfile.gettempdir(), "skhash_old"))
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -558,7 +566,7 @@ def main():
         )
     print(_stamp("end"))
     if args.plot:
-        _plot(cache, args.methods, args.versions[-1], args.plot)
+        _plot(cache, args.methods, args.plot_version or args.versions[-1], args.plot)
 
 
 if __name__ == "__main__":
