@@ -19,8 +19,10 @@ epoch per 100k training samples (fit time / ``n_iter_`` scaled by 100k / n_sampl
 with a validation split spends part of that time scoring it).
 
 Each cell runs in a fresh subprocess (peak RSS is the child's ``ru_maxrss``), with a time
-limit on wall-clock (``--time-limit``, default 600 s; ``--cell-limit SCH=420`` for one
-method): the parent polls the child's RSS (psutil) and kills its process group when the
+limit (``--time-limit``, default 600 s; ``--cell-limit SCH=420`` for one method) on
+wall-clock, or with ``--limit-on cpu`` on the child's CPU time (all its threads; waiting
+for a core on a shared machine does not count), capped at 3x the limit in wall-clock: the
+parent polls the child's RSS and CPU time (psutil) and kills its process group when the
 limit passes; the cell is reported as ``> limit`` with the RSS it had reached and whatever
 phases (fit, encode) it finished. A child that fails reports its error's last line.
 
@@ -40,14 +42,16 @@ cells anyway; ``--print-only`` prints the cached cells without running anything.
 Usage, from the repository root::
 
     # the issue's table, old and new side by side (long: an hour or more on 2 cores)
-    nice python benchmarks/bench_scaling.py --versions old new --table --cell-limit SCH=420
+    nice python benchmarks/bench_scaling.py --versions old new --table --cell-limit SCH=420 \
+        --limit-on cpu
     # chosen cells, new version only
     python benchmarks/bench_scaling.py --methods LSH ITQ --sizes 10k 100k 1M
     # print what is cached, with the cost-vs-samples plot of the new version
     python benchmarks/bench_scaling.py --versions old new --print-only --plot docs/scaling_cost.svg
 
 ``--table`` selects the cells of issue 14's table: LSH and ITQ at 10k and 1M, WSL at 10k
-and 100k, the others at 10k, every method on MNIST-5k; ``--methods`` and ``--sizes``
+and 100k, the others at 10k, every method on MNIST-5k, and for ``new`` SCH at 100k and 1M
+too (the issue's targets); ``--methods`` and ``--sizes``
 choose a grid instead. The output starts and ends with the machine (CPU model, cores,
 numpy/numba/torch/scikit-learn versions, BLAS from threadpoolctl), the date and the load
 average; each cell also records the load average at its start. Timings are wall-clock on
@@ -98,6 +102,9 @@ TABLE = {
     "Fisher": ("10k",),
     "DHA": ("10k",),
 }
+# The new version also gets the sizes of the issue's targets: SCH at 100k samples, and
+# its encoding at 1M (the old SCH does not finish at 10k).
+TABLE_NEW = {"SCH": ("10k", "100k", "1M")}
 N_BITS = 64
 K = 1000
 POLL = 0.5
@@ -380,49 +387,48 @@ def _detail(cells):
 
 
 def _side_by_side(cache, methods, versions):
-    """Issue 14's layout: per method, each version's figures next to each other."""
+    """Issue 14's layout: per method and data set, each version's figures side by side."""
     old, new = versions if len(versions) == 2 else (versions[0], versions[0])
 
-    def get(version, method, data):
-        return cache.get(_key(version, method, data))
+    def fit(cell):
+        if cell is None:
+            return "not run"
+        if cell.get("fit_wall") is not None:
+            return f"{_secs(cell['fit_wall'])} ({_secs(cell['fit_cpu'])})"
+        return _fit_cell(cell)
 
-    def pair(fmt, method, data):
-        return f"{fmt(get(old, method, data))} | {fmt(get(new, method, data))}"
+    def peak(cell):
+        kib = _peak(cell)
+        return "-" if kib is None else f"{kib / 1024**2:.2f}"
 
     def mean_ap(cell):
         return "-" if cell is None or cell.get("map") is None else f"{cell['map']:.2f}"
 
-    def peak(cell):
-        kib = _peak(cell)
-        return "-" if kib is None else f"{kib / 1024**2:.1f} GB"
-
     lines = [
-        f"columns: {old} | {new}; fit = wall-clock fit time, peak RSS = the process's "
-        f"peak after the fit (GB), mAP = query mAP@{K}",
+        f"{old} | {new}: fit = fit time in s, wall-clock (CPU); peak RSS = the process's "
+        f"peak after the fit, GB; mAP = query mAP@{K}",
     ]
     head = (
-        f"{'method':9}{'fit 10k':>24}{'larger':>8}{'fit (larger)':>24}"
-        f"{'peak RSS (larger)':>22}{'mAP@1000 10k':>16}{'mAP (larger)':>16}"
-        f"{'fit MNIST-5k':>24}{'mAP MNIST-5k':>16}"
+        f"{'method':9}{'data':9}{'fit, s':>34}{'peak RSS, GB':>20}{'mAP@1000':>16}"
+        f"{'s/epoch/100k':>18}"
     )
     lines += [head, "-" * len(head)]
     for method in methods:
-        measured = [d for d in SIZES if d != "10k" and (get(old, method, d) or get(new, method, d))]
-        both = [d for d in measured if get(old, method, d) and get(new, method, d)]
-        larger = (both or measured or [None])[-1]
-        if larger is None:
-            big = ("-", "-", "-")
-        else:
-            big = (
-                pair(_fit_cell, method, larger),
-                pair(peak, method, larger),
-                pair(mean_ap, method, larger),
+        for data in DATASETS:
+            cells = [cache.get(_key(v, method, data)) for v in (old, new)]
+            if not any(cells):
+                continue
+            epochs = []
+            for cell in cells:
+                value = None if cell is None else _per_epoch(cell)
+                epochs.append("-" if value is None else f"{value:.1f}")
+            lines.append(
+                f"{method:9}{data:9}"
+                f"{fit(cells[0]) + ' | ' + fit(cells[1]):>34}"
+                f"{peak(cells[0]) + ' | ' + peak(cells[1]):>20}"
+                f"{mean_ap(cells[0]) + ' | ' + mean_ap(cells[1]):>16}"
+                f"{' | '.join(epochs) if method in DEEP else '':>18}"
             )
-        lines.append(
-            f"{method:9}{pair(_fit_cell, method, '10k'):>24}{larger or '-':>8}"
-            f"{big[0]:>24}{big[1]:>22}{pair(mean_ap, method, '10k'):>16}{big[2]:>16}"
-            f"{pair(_fit_cell, method, 'mnist5k'):>24}{pair(mean_ap, method, 'mnist5k'):>16}"
-        )
     return lines
 
 
@@ -471,16 +477,17 @@ def _plot(cache, methods, version, path):
     )
     fig.tight_layout()
     fig.savefig(path)
-    print(f"plot written to {path}")
+    print(f"plot written to {path}", file=sys.stderr)
 
 
 def _key(version, method, data):
     return f"{version}|{method}|{data}"
 
 
-def _selected(args):
+def _selected(args, version):
     if args.table:
-        cells = [(m, d) for m in args.methods for d in TABLE.get(m, ("10k",))]
+        table = {**TABLE, **TABLE_NEW} if version == "new" else TABLE
+        cells = [(m, d) for m in args.methods for d in table.get(m, ("10k",))]
         return cells + [(m, "mnist5k") for m in args.methods]
     return [(m, d) for m in args.methods for d in args.sizes]
 
@@ -540,13 +547,12 @@ def main():
     roots = {"new": REPO}
     if "old" in args.versions:
         roots["old"] = _old_root(args.old_path, args.old_commit)
-    cells = _selected(args)
     for version in args.versions:
         root = roots[version]
         fingerprint = _fingerprint(root)
         head = _git("rev-parse", "--short", "HEAD", cwd=root).strip()
         print(f"{version}: {root} at {head}, skhash sources {fingerprint}")
-        for method, data in cells:
+        for method, data in _selected(args, version):
             key = _key(version, method, data)
             cached = cache.get(key)
             fresh = cached is not None and cached.get("fingerprint") == fingerprint
@@ -565,16 +571,19 @@ def main():
 
     print()
     shown = [
-        cache[_key(v, m, d)] for v in args.versions for m, d in cells if _key(v, m, d) in cache
+        cache[_key(v, m, d)]
+        for v in args.versions
+        for m, d in _selected(args, v)
+        if _key(v, m, d) in cache
     ]
     print(
         f"All cells ({N_BITS} bits; MiB = peak RSS of the process so far; "
         "load = 1-min load average at the cell's start):"
     )
-    print(*_detail(shown), sep="\n")
+    print(*(line.rstrip() for line in _detail(shown)), sep="\n")
     print()
     print("Side by side (issue 14's layout):")
-    print(*_side_by_side(cache, args.methods, args.versions), sep="\n")
+    print(*(line.rstrip() for line in _side_by_side(cache, args.methods, args.versions)), sep="\n")
     dates = sorted({c["date"] for c in shown})
     if dates:
         print(
