@@ -7,12 +7,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import linalg
 from sklearn.base import _fit_context
+from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
-from ._base import BaseHasher, rollback_on_error
+from ._base import BaseHasher, chunk_rows, rollback_on_error
 from ._baselines import _centred, _LinearHasher, _validate_fit_data
 
 __all__ = ["WSLHasher"]
@@ -25,18 +26,124 @@ _BLOCK_ENTRIES = 1 << 22
 # further neighbours fade out of the affinity graph (see _knn_affinity).
 _FADE_BAND = 1e-3
 
+# Above this many samples a fit is "large": with graph="auto" the k-NN graph is searched
+# within k-means cells instead of exhaustively, and the loss reads a float32 copy of the
+# centred data.
+_LARGE_N = 20_000
+
+# Approximate k-NN graph: each sample joins the cells of its _CELL_SPREAD nearest
+# centres; k-means is fitted on _CELL_FIT_SAMPLES samples per cell for _CELL_ITER
+# iterations at most.
+_CELL_SPREAD = 3
+_CELL_FIT_SAMPLES = 64
+_CELL_ITER = 10
+
+# Rows of the float32 data read at once by a large fit's loss: 512 KB at 256 features.
+_LOSS_BLOCK = 512
+
 # A bit's Lagrangian must fall by more than this fraction of its magnitude for a new
 # function to be accepted: far above the round-off of the sums, far below a real gain.
 _ACCEPT_RTOL = 1e-9
 
 
 def _distances(Xc, rows, cols):
-    """``‖x_i − x_j‖`` for broadcastable index arrays, from the differences."""
-    diff = Xc[rows] - Xc[cols]
-    return np.sqrt(np.einsum("...j,...j->...", diff, diff))
+    """``‖x_i − x_j‖`` for i in ``rows`` (n_rows,) and j in ``cols`` (n_rows, ...).
+
+    From the differences, in row chunks of about ``_BLOCK_ENTRIES`` values: one
+    chunk's differences are the only temporary the size of the data.
+    """
+    cols = np.asarray(cols)
+    out = np.empty(cols.shape)
+    per_row = max(1, cols[0].size) * Xc.shape[1]
+    step = max(1, _BLOCK_ENTRIES // per_row)
+    for start in range(0, len(rows), step):
+        chunk = cols[start : start + step]
+        own = Xc[rows[start : start + step]].reshape(
+            chunk.shape[:1] + (1,) * (chunk.ndim - 1) + (-1,)
+        )
+        diff = own - Xc[chunk]
+        out[start : start + step] = np.sqrt(np.einsum("...j,...j->...", diff, diff))
+    return out
 
 
-def _knn_affinity(Xc, n_neighbors):
+def _exact_candidates(Xc, n_candidates, rows=None):
+    """Each sample's ``n_candidates`` nearest other samples, by an exhaustive search.
+
+    ``rows``: only these samples' candidates (all samples are searched).
+    """
+    search = NearestNeighbors(n_neighbors=n_candidates, algorithm="brute").fit(Xc)
+    if rows is None:
+        return search.kneighbors(return_distance=False)
+    # A query that is in the fitted data finds itself (or a duplicate of itself)
+    # among its n_candidates + 1 nearest: drop it, or the last one if not listed.
+    found = search.kneighbors(Xc[rows], n_candidates + 1, return_distance=False)
+    is_self = found == np.asarray(rows)[:, None]
+    is_self[~is_self.any(axis=1), -1] = True
+    return found[~is_self].reshape(len(rows), n_candidates)
+
+
+def _cell_candidates(Xc, n_candidates, rng):
+    """Each sample's ``n_candidates`` nearest other samples among those of nearby cells.
+
+    The samples are partitioned by k-means into about sqrt(n) cells (fitted on a
+    sample); every sample belongs to the cells of its ``_CELL_SPREAD`` nearest
+    centres, and is searched for among the members of its own (nearest) cell. A
+    neighbour is missed only when the query's cell is not among its nearest centres.
+    Rows with too few candidates get an exhaustive search.
+    """
+    n = Xc.shape[0]
+    n_cells = max(1, int(np.sqrt(n)))
+    spread = min(_CELL_SPREAD, n_cells)
+    X32 = np.asarray(Xc, dtype=np.float32)
+    fit_rows = rng.choice(n, size=min(n, _CELL_FIT_SAMPLES * n_cells), replace=False)
+    seed = rng.randint(np.iinfo(np.int32).max)
+    kmeans = KMeans(n_cells, n_init=1, max_iter=_CELL_ITER, random_state=seed)
+    # k-means in float64: scikit-learn's k-means++ start upcasts float32 slowly, chunk by
+    # chunk.
+    centres = kmeans.fit(Xc[np.sort(fit_rows)]).cluster_centers_.astype(np.float32)
+    # The spread nearest centres of every sample, nearest first.
+    centre_sq = np.einsum("ij,ij->i", centres, centres)
+    nearest = np.empty((n, spread), dtype=np.intp)
+    step = chunk_rows(n, 4 * n_cells)
+    for start in range(0, n, step):
+        d2 = centre_sq - 2.0 * (X32[start : start + step] @ centres.T)
+        part = np.argpartition(d2, spread - 1, axis=1)[:, :spread]
+        order = np.argsort(np.take_along_axis(d2, part, axis=1), axis=1, kind="stable")
+        nearest[start : start + step] = np.take_along_axis(part, order, axis=1)
+    home = nearest[:, 0]
+    by_home = np.argsort(home, kind="stable")
+    home_bounds = np.searchsorted(home[by_home], np.arange(n_cells + 1))
+    members = np.repeat(np.arange(n), spread)
+    cell_of = nearest.ravel()
+    by_cell = np.argsort(cell_of, kind="stable")
+    members = members[by_cell]
+    cell_bounds = np.searchsorted(cell_of[by_cell], np.arange(n_cells + 1))
+    sq = np.einsum("ij,ij->i", X32, X32)
+    cand = np.full((n, n_candidates), -1, dtype=np.intp)
+    position = np.empty(n, dtype=np.intp)
+    for c in range(n_cells):
+        queries = by_home[home_bounds[c] : home_bounds[c + 1]]
+        pool = members[cell_bounds[c] : cell_bounds[c + 1]]
+        if len(queries) == 0 or len(pool) <= n_candidates:
+            continue
+        # Every query is a member of its own cell: its own column is excluded.
+        position[pool] = np.arange(len(pool))
+        pool_X, pool_sq = X32[pool], sq[pool]
+        step = max(1, _BLOCK_ENTRIES // len(pool))
+        for start in range(0, len(queries), step):
+            q = queries[start : start + step]
+            d2 = pool_sq - 2.0 * (X32[q] @ pool_X.T)
+            d2[np.arange(len(q)), position[q]] = np.inf
+            part = np.argpartition(d2, n_candidates - 1, axis=1)[:, :n_candidates]
+            order = np.argsort(np.take_along_axis(d2, part, axis=1), axis=1, kind="stable")
+            cand[q] = pool[np.take_along_axis(part, order, axis=1)]
+    short = np.flatnonzero((cand < 0).any(axis=1))
+    if len(short):
+        cand[short] = _exact_candidates(Xc, n_candidates, short)
+    return cand
+
+
+def _knn_affinity(Xc, n_neighbors, approximate=False, rng=None):
     """Symmetric sparse k-NN affinity with Gaussian weights exp(-d² / σ²), ties included.
 
     A sample is joined to its k nearest neighbours and to every sample tied with the
@@ -46,6 +153,10 @@ def _knn_affinity(Xc, n_neighbors):
     tied samples a search lists first, changes them by as little. σ is the weighted
     mean distance along the edges; the graph is symmetrised with the element-wise
     maximum (an edge exists when either end lists the other).
+
+    ``approximate``: the candidates come from k-means cells (``_cell_candidates``)
+    instead of an exhaustive search, so the graph may miss a few true neighbours;
+    the rule above is applied to the candidates found.
     """
     n = Xc.shape[0]
     k = min(n_neighbors, n - 1)
@@ -54,9 +165,11 @@ def _knn_affinity(Xc, n_neighbors):
     # Candidates from a fast search, ranked again by distances computed from the
     # differences: the search's ‖x‖² + ‖y‖² − 2xᵀy loses digits to cancellation.
     n_candidates = min(n - 1, 2 * k)
-    search = NearestNeighbors(n_neighbors=n_candidates, algorithm="brute").fit(Xc)
-    cand = search.kneighbors(return_distance=False)
-    dist = _distances(Xc, np.arange(n)[:, None], cand)
+    if approximate:
+        cand = _cell_candidates(Xc, n_candidates, check_random_state(rng))
+    else:
+        cand = _exact_candidates(Xc, n_candidates)
+    dist = _distances(Xc, np.arange(n), cand)
     kth = np.sort(dist, axis=1)[:, k - 1]
     outer = kth * (1.0 + _FADE_BAND)
     rows, cols = np.nonzero(dist <= outer[:, None])
@@ -171,6 +284,12 @@ class WSLHasher(_LinearHasher):
         Jaccard or cosine similarity of multi-label indicator rows.
     n_neighbors : int, default=10
         Neighbours per sample in the unsupervised affinity graph.
+    graph : {"auto", "exact", "approximate"}, default="auto"
+        How the unsupervised graph's neighbours are searched. ``"exact"``: an
+        exhaustive search, ``O(n_samples²)``. ``"approximate"``: within k-means
+        cells of about ``sqrt(n_samples)`` samples, ``O(n_samples^1.5)``, which may
+        miss a few true neighbours (see Notes). ``"auto"``: exact up to 20,000
+        samples, approximate above.
     init : {"lpp", "pca", "random"}, default="lpp"
         Initial directions, scaled to unit root-mean-square projections.
         ``"lpp"`` (the paper's advice): the directions minimising the consistency
@@ -208,9 +327,10 @@ class WSLHasher(_LinearHasher):
         ``ftol_rel`` also ends the fit when a round improves the mean Lagrangian by
         less than that fraction.
     random_state : int, RandomState instance or None, default=None
-        Seed of the ``"pca"`` rotation and the ``"random"`` directions, and of the
-        directions completing a start on rank-deficient data. The default ``"lpp"``
-        start and the optimisation are deterministic.
+        Seed of the approximate graph's k-means cells, of the ``"pca"`` rotation and
+        the ``"random"`` directions, and of the directions completing a start on
+        rank-deficient data. With the exact graph, the default ``"lpp"`` start and the
+        optimisation are deterministic.
     verbose : int, default=0
         Print one line per round: the three terms and the accepted bits.
 
@@ -334,11 +454,29 @@ class WSLHasher(_LinearHasher):
       mAP a little: each bit's nonconvex search starts from the bits learned before
       it, so small differences grow from bit to bit.
 
+    - Approximate graph (``graph="approximate"``, or ``"auto"`` above 20,000
+      samples). k-means (fitted on 64 samples per cell, 10 iterations at most) cuts
+      the data into about ``sqrt(n_samples)`` cells; each sample is a member of the
+      cells of its 3 nearest centres and looks for its candidates among the members
+      of its nearest cell, so a true neighbour is missed only when the sample's cell
+      is not among the neighbour's 3 nearest. The candidates' distances, the ties and
+      the fade band are then as for the exact graph. On digits it keeps about 97% of
+      the exact graph's edges. The cells depend on ``random_state``.
+
     Cost: ``Xcᵀ L Xc`` and ``Xcᵀ Xc`` are computed once (the affinity is sparse, or
-    low-rank for single labels, never n x n); an objective evaluation is then
-    ``O(n_samples · n_features)``, in double precision. The whole fit runs on one
-    BLAS and OpenMP thread, so its codes do not depend on the machine's thread
-    settings.
+    low-rank for single labels, never n x n): ``O(n_samples · n_features²)``. The
+    unsupervised graph costs ``O(n_samples² · n_features)`` exact and
+    ``O(n_samples^1.5 · n_features)`` approximate (cells of about sqrt(n) samples,
+    each searched against about 3 cells' members). An objective evaluation is
+    ``O(n_samples · n_features)``: the loss passes over the data, the other two
+    terms are ``O(n_features²)``; the acceptance test and ``history_`` reuse the
+    losses already evaluated. Evaluations dominate large fits, so above 20,000
+    samples the loss reads a float32 copy of the centred data in blocks that stay
+    in cache between its two products (sums in float64); below, it is computed in
+    double precision, which keeps the codes the same on every BLAS kernel. The
+    number of evaluations does not grow with n_samples, so a fit grows about
+    linearly with it beyond the graph. The whole fit runs on one BLAS and OpenMP
+    thread, so its codes do not depend on the machine's thread settings.
 
     Read more in the User Guide, :doc:`/user_guide/wsl`, which has the figures behind
     these choices.
@@ -369,6 +507,7 @@ class WSLHasher(_LinearHasher):
         "supervised": [StrOptions({"auto"}), "boolean"],
         "similarity": [StrOptions({"binary", "jaccard", "cosine"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "graph": [StrOptions({"auto", "exact", "approximate"})],
         "init": [StrOptions({"lpp", "pca", "random"})],
         "init_ridge": [Interval(Real, 0, None, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
@@ -390,6 +529,7 @@ class WSLHasher(_LinearHasher):
         supervised="auto",
         similarity="binary",
         n_neighbors=10,
+        graph="auto",
         init="lpp",
         init_ridge=0.1,
         epsilon=0.01,
@@ -409,6 +549,7 @@ class WSLHasher(_LinearHasher):
         self.supervised = supervised
         self.similarity = similarity
         self.n_neighbors = n_neighbors
+        self.graph = graph
         self.init = init
         self.init_ridge = init_ridge
         self.epsilon = epsilon
@@ -472,7 +613,11 @@ class WSLHasher(_LinearHasher):
                 supervision = self._check_supervision(y, pairs, n, kind=self.similarity)
             with np.errstate(over="ignore", invalid="ignore"):
                 if not use_labels:
-                    form = _laplacian_form_sparse(Xc, _knn_affinity(Xc, self.n_neighbors))
+                    approximate = self.graph == "approximate" or (
+                        self.graph == "auto" and n > _LARGE_N
+                    )
+                    affinity = _knn_affinity(Xc, self.n_neighbors, approximate, rng)
+                    form = _laplacian_form_sparse(Xc, affinity)
                 elif supervision.from_labels:
                     form = _laplacian_form_labels(Xc, supervision)
                 else:
@@ -624,14 +769,20 @@ class _BitProblem:
     """
 
     def __init__(self, Xc, gram, M, mu, nu, epsilon, gradient, orthogonality):
-        # Double precision throughout: single-precision products round differently
-        # with each BLAS kernel (~1e-7 relative), and the bit-by-bit optimisation
-        # carries such differences into the codes.
+        # Double precision up to _LARGE_N samples: single-precision products round
+        # differently with each BLAS kernel (~1e-7 relative), and the bit-by-bit
+        # optimisation carries such differences into the codes. Above, the loss reads
+        # a float32 copy in blocks that stay in cache between its two products: half
+        # the memory traffic of one evaluation, which then dominates the fit.
         self.Xc = Xc
+        self.X32 = Xc.astype(np.float32) if Xc.shape[0] > _LARGE_N else None
         self.gram, self.M = gram, M
         self.mu, self.nu, self.eps = float(mu), float(nu), float(epsilon)
         self.exact = gradient == "exact"
         self.correlation = orthogonality == "correlation"
+        # The loss of every w evaluated, so that the acceptance test and the history
+        # do not pass over the data again for a function already evaluated.
+        self._losses = {}
 
     def others(self, W, k):
         """``G w_l`` for every bit l ≠ k, divided by ``RMS(f_l)`` for correlations."""
@@ -641,38 +792,68 @@ class _BitProblem:
             GWo = GWo / np.sqrt(np.maximum(np.einsum("ij,ij->j", Wo, GWo), 1e-300))
         return GWo
 
-    def _terms(self, w, GWo):
-        f = self.Xc @ w
+    def _loss_gradient(self, f):
+        """Mean loss over the outputs f and the loss's derivative at each f_i."""
         B = f * f - 1.0
-        loss = np.mean(np.log(B * B + self.eps))
+        Q = B * B + self.eps
+        # Surrogate: the gradient of (f² − 1)², as in the paper; exact: that of
+        # ln((f² − 1)² + ε), which divides it by (f² − 1)² + ε.
+        g = 4.0 * f * B / self.Xc.shape[0]
+        if self.exact:
+            g /= Q
+        return np.log(Q), g
+
+    def _loss(self, w, gradient=False):
+        """The mean loss of ``f = Xc w``, and its gradient in w if asked (else None)."""
+        grad = None
+        if self.X32 is None:
+            logs, g = self._loss_gradient(self.Xc @ w)
+            if gradient:
+                grad = self.Xc.T @ g
+            loss = np.mean(logs)
+        else:
+            w32 = w.astype(np.float32)
+            total, acc = 0.0, np.zeros(len(w))
+            for start in range(0, len(self.X32), _LOSS_BLOCK):
+                block = self.X32[start : start + _LOSS_BLOCK]
+                logs, g = self._loss_gradient((block @ w32).astype(np.float64))
+                total += logs.sum()
+                if gradient:
+                    acc += block.T @ g.astype(np.float32)
+            loss = total / len(self.X32)
+            grad = acc if gradient else None
+        self._losses[w.tobytes()] = loss
+        return loss, grad
+
+    def _constraint_terms(self, w, GWo):
+        """Consistency, orthogonality, the correlations c, G w and var(f) of one bit."""
         c = w @ GWo
         Gw = var = None
         if self.correlation:
             Gw = self.gram @ w
             var = max(float(w @ Gw), 1e-300)
             c = c / np.sqrt(var)
-        return f, B, loss, w @ self.M @ w, c @ c, c, Gw, var
+        return w @ self.M @ w, c @ c, c, Gw, var
 
     def lagrangian(self, w, GWo):
         """(Lagrangian, loss, consistency, orthogonality) of one bit."""
-        _, _, loss, cons, orth, _, _, _ = self._terms(w, GWo)
+        loss = self._losses.get(np.ascontiguousarray(w).tobytes())
+        if loss is None:
+            loss, _ = self._loss(np.ascontiguousarray(w))
+        cons, orth, _, _, _ = self._constraint_terms(w, GWo)
         return loss + self.mu * cons + self.nu * orth, loss, cons, orth
 
     def evaluate(self, w, GWo, grad):
         """Lagrangian value; fills ``grad`` when it is not empty."""
-        f, B, loss, cons, orth, c, Gw, var = self._terms(w, GWo)
+        cons, orth, c, Gw, var = self._constraint_terms(w, GWo)
+        loss, data_grad = self._loss(w, grad.size > 0)
         if grad.size:
-            # Surrogate: the gradient of (f² − 1)², as in the paper; exact: that of
-            # ln((f² − 1)² + ε), which divides it by (f² − 1)² + ε.
-            g = 4.0 * f * B / len(f)
-            if self.exact:
-                g /= B * B + self.eps
             if self.correlation:
                 # c_l = wᵀa_l / sqrt(wᵀGw): d c_l / dw = a_l / sqrt(var) − c_l Gw / var.
                 grad_orth = (2.0 / np.sqrt(var)) * (GWo @ c) - (2.0 * orth / var) * Gw
             else:
                 grad_orth = 2.0 * (GWo @ c)
-            grad[:] = self.Xc.T @ g + (2.0 * self.mu) * (self.M @ w) + self.nu * grad_orth
+            grad[:] = data_grad + (2.0 * self.mu) * (self.M @ w) + self.nu * grad_orth
         return loss + self.mu * cons + self.nu * orth
 
     def record(self, W, n_accepted, n_evals):

@@ -261,7 +261,13 @@ def test_bad_input_is_a_clear_error_and_leaves_the_model_unchanged(fit_args, mat
 def test_invalid_parameters_are_rejected():
     """n_bits < 1, a negative μ or an unknown init fail parameter validation."""
     X = np.random.default_rng(0).normal(size=(20, 3))
-    for params in (dict(n_bits=0), dict(mu=-1.0), dict(init="svd"), dict(epsilon=0.0)):
+    for params in (
+        dict(n_bits=0),
+        dict(mu=-1.0),
+        dict(init="svd"),
+        dict(epsilon=0.0),
+        dict(graph="fast"),
+    ):
         (name,) = params
         with pytest.raises(ValueError, match=f"'{name}' parameter of WSLHasher"):
             WSLHasher(**params).fit(X)
@@ -311,18 +317,19 @@ def test_too_large_finite_values_name_the_overflow_and_suggest_rescaling():
     )
 
 
-def test_tied_neighbours_enter_the_affinity_graph_together():
+@pytest.mark.parametrize("approximate", [False, True])
+def test_tied_neighbours_enter_the_affinity_graph_together(approximate):
     """Samples tied at the k-th distance are all neighbours, with equal weights, symmetric."""
     # Integer points on a line: every inner point has two neighbours at distance 1.
     X = np.arange(12.0)[:, None] * [1.0, 0.0]
-    A = wsl_module._knn_affinity(X - X.mean(axis=0), 1).toarray()
+    A = wsl_module._knn_affinity(X - X.mean(axis=0), 1, approximate, 0).toarray()
     np.testing.assert_array_equal(A, A.T)
     for i in range(1, 11):
         assert A[i, i - 1] == A[i, i + 1] > 0
         assert np.count_nonzero(A[i]) == 2
     # a sample whose k nearest are all tied (duplicates) lists every copy
     Xd = np.vstack([np.zeros((5, 2)), np.ones((3, 2))])
-    A = wsl_module._knn_affinity(Xd - Xd.mean(axis=0), 2).toarray()
+    A = wsl_module._knn_affinity(Xd - Xd.mean(axis=0), 2, approximate, 0).toarray()
     assert np.count_nonzero(A[:5, :5]) == 20 and not A[:5, 5:].any()
 
 
@@ -334,3 +341,34 @@ def test_row_order_of_the_training_data_does_not_change_the_codes(digits):
     b = WSLHasher(n_bits=16, random_state=0).fit(X[perm])
     np.testing.assert_array_equal(a.transform(digits.X_query), b.transform(digits.X_query))
     np.testing.assert_allclose(b.coef_, a.coef_, rtol=0, atol=1e-6 * np.abs(a.coef_).max())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_approximate_graph_keeps_the_exact_graphs_edges(seed, digits):
+    """The k-means-cell search finds at least 90% of the exact k-NN graph's edges (digits)."""
+    Xc = digits.X_db - digits.X_db.mean(axis=0)
+    exact = wsl_module._knn_affinity(Xc, 10)
+    approx = wsl_module._knn_affinity(Xc, 10, True, seed)
+    np.testing.assert_array_equal(approx.toarray(), approx.T.toarray())
+    found = (exact > 0).multiply(approx > 0).sum()
+    assert found >= 0.9 * (exact > 0).sum()
+    # what it lists instead are near misses, not far samples
+    assert (approx > 0).sum() <= 1.1 * (exact > 0).sum()
+
+
+def test_approximate_graph_fit_retrieves_about_as_well_as_the_exact_one(digits):
+    """graph="approximate" gives query mAP within 0.04 of the exact graph's (digits, 32 bits)."""
+    exact = _retrieval_map(WSLHasher(32, graph="exact", random_state=0), digits)
+    approx = _retrieval_map(WSLHasher(32, graph="approximate", random_state=0), digits)
+    assert abs(approx - exact) <= 0.04
+
+
+def test_large_fit_path_retrieves_as_well_as_the_small_data_path(monkeypatch, digits):
+    """Above the large-data size (lowered to digits'), fits keep their mAP within 0.04."""
+    small = _retrieval_map(WSLHasher(32, random_state=0), digits)
+    small_sup = _retrieval_map(WSLHasher(32, random_state=0), digits, supervise=True)
+    monkeypatch.setattr(wsl_module, "_LARGE_N", 500)
+    large = WSLHasher(32, random_state=0)
+    assert abs(_retrieval_map(large, digits) - small) <= 0.04
+    large_sup = _retrieval_map(WSLHasher(32, random_state=0), digits, supervise=True)
+    assert abs(large_sup - small_sup) <= 0.04
