@@ -21,7 +21,7 @@ with a validation split spends part of that time scoring it).
 Each cell runs in a fresh subprocess (peak RSS is the child's ``ru_maxrss``), with a time
 limit (``--time-limit``, default 600 s; ``--cell-limit SCH=420`` for one method) on
 wall-clock, or with ``--limit-on cpu`` on the child's CPU time (all its threads; waiting
-for a core on a shared machine does not count), capped at 3x the limit in wall-clock: the
+for a core on a shared machine does not count), capped at 5x the limit in wall-clock: the
 parent polls the child's RSS and CPU time (psutil) and kills its process group when the
 limit passes; the cell is reported as ``> limit`` with the RSS it had reached and whatever
 phases (fit, encode) it finished. A child that fails reports its error's last line.
@@ -108,7 +108,7 @@ TABLE_NEW = {"SCH": ("10k", "100k", "1M")}
 N_BITS = 64
 K = 1000
 POLL = 0.5
-WALL_CAP = 3
+WALL_CAP = 5
 
 
 # ---------------------------------------------------------------------------------------
@@ -125,12 +125,14 @@ def _child(spec, out_path):
     """Measure one cell; write the results so far to ``out_path`` after every phase."""
     result = {"load_start": os.getloadavg()[0]}
 
-    def save():
+    def save(phase):
+        result["phase"] = phase
         tmp = out_path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(result, f)
         os.replace(tmp, out_path)
 
+    save("imports")
     import skhash
     from skhash.metrics import mean_average_precision
 
@@ -139,6 +141,7 @@ def _child(spec, out_path):
         raise RuntimeError(f"skhash imported from {skhash.__file__}, not {spec['root']}")
     cls = getattr(skhash, CLASSES[spec["method"]])  # imports torch for the deep hashers
     result["rss_import_kib"] = _maxrss_kib()
+    save("data")
 
     if spec["data"] == "mnist5k":
         from skhash.datasets import load_retrieval_dataset
@@ -151,7 +154,7 @@ def _child(spec, out_path):
 
         X, y, X_query, y_query = make_embeddings(SIZES[spec["data"]])
     result.update(n_train=X.shape[0], dtype=str(X.dtype), rss_base_kib=_maxrss_kib())
-    save()
+    save("fit")
 
     params = dict(n_bits=N_BITS, random_state=0)
     if spec["method"] in DEEP:
@@ -165,19 +168,19 @@ def _child(spec, out_path):
         rss_fit_kib=_maxrss_kib(),
         n_iter=getattr(hasher, "n_iter_", None),
     )
-    save()
+    save("encode")
 
     wall = time.perf_counter()
     db_codes = hasher.encode(X)
     result.update(encode_s=time.perf_counter() - wall, encode_rows=X.shape[0])
-    save()
+    save("mAP")
 
     query_codes = hasher.encode(X_query)
     result["map"] = float(
         mean_average_precision(query_codes, y_query, db_codes, y, k=K, packed=True)
     )
     result.update(rss_end_kib=_maxrss_kib(), load_end=os.getloadavg()[0])
-    save()
+    save("done")
 
 
 # ---------------------------------------------------------------------------------------
@@ -251,7 +254,7 @@ def _run_cell(version, root, method, data, limit, clock):
                 wall = time.perf_counter() - start
                 used = cpu if clock == "cpu" else wall
                 if used > limit or wall > WALL_CAP * limit:
-                    timed_out = True
+                    timed_out = "wall cap" if used <= limit else clock
                     os.killpg(child.pid, signal.SIGKILL)
                     child.wait()
                     break
@@ -271,7 +274,7 @@ def _run_cell(version, root, method, data, limit, clock):
             cpu_polled=cpu,
         )
         if timed_out:
-            result.update(timeout=limit, limit_clock=clock)
+            result.update(timeout=limit, limit_clock=timed_out)
         elif child.returncode != 0:
             with open(log) as f:
                 lines = [line for line in f.read().splitlines() if line.strip()]
@@ -334,6 +337,8 @@ def _fit_cell(cell):
     if cell.get("fit_wall") is not None:
         return f"{_secs(cell['fit_wall'])} s"
     if "timeout" in cell:
+        if cell.get("limit_clock") == "wall cap":
+            return f"> {cell['wall_total']:.0f} s (cap)"
         unit = "CPU-s" if cell.get("limit_clock") == "cpu" else "s"
         return f"> {cell['timeout']:.0f} {unit}"
     return "failed"
@@ -365,7 +370,8 @@ def _detail(cells):
         note = ""
         if "timeout" in c:
             note = (
-                f"killed after {c['wall_total']:.0f} s ({c['cpu_polled']:.0f} CPU-s), "
+                f"killed in {c.get('phase', '?')} after {c['wall_total']:.0f} s "
+                f"({c['cpu_polled']:.0f} CPU-s), "
                 f"RSS reached {_mib(c['rss_polled_kib'])} MiB"
             )
         elif "error" in c:
@@ -388,7 +394,7 @@ def _detail(cells):
 
 def _side_by_side(cache, methods, versions):
     """Issue 14's layout: per method and data set, each version's figures side by side."""
-    old, new = versions if len(versions) == 2 else (versions[0], versions[0])
+    shown = list(dict.fromkeys(versions))
 
     def fit(cell):
         if cell is None:
@@ -405,7 +411,7 @@ def _side_by_side(cache, methods, versions):
         return "-" if cell is None or cell.get("map") is None else f"{cell['map']:.2f}"
 
     lines = [
-        f"{old} | {new}: fit = fit time in s, wall-clock (CPU); peak RSS = the process's "
+        f"{' | '.join(shown)}: fit = fit time in s, wall-clock (CPU); peak RSS = the process's "
         f"peak after the fit, GB; mAP = query mAP@{K}",
     ]
     head = (
@@ -415,7 +421,7 @@ def _side_by_side(cache, methods, versions):
     lines += [head, "-" * len(head)]
     for method in methods:
         for data in DATASETS:
-            cells = [cache.get(_key(v, method, data)) for v in (old, new)]
+            cells = [cache.get(_key(v, method, data)) for v in shown]
             if not any(cells):
                 continue
             epochs = []
@@ -424,9 +430,9 @@ def _side_by_side(cache, methods, versions):
                 epochs.append("-" if value is None else f"{value:.1f}")
             lines.append(
                 f"{method:9}{data:9}"
-                f"{fit(cells[0]) + ' | ' + fit(cells[1]):>34}"
-                f"{peak(cells[0]) + ' | ' + peak(cells[1]):>20}"
-                f"{mean_ap(cells[0]) + ' | ' + mean_ap(cells[1]):>16}"
+                f"{' | '.join(fit(c) for c in cells):>34}"
+                f"{' | '.join(peak(c) for c in cells):>20}"
+                f"{' | '.join(mean_ap(c) for c in cells):>16}"
                 f"{' | '.join(epochs) if method in DEEP else '':>18}"
             )
     return lines
