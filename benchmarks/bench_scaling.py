@@ -354,8 +354,10 @@ def _peak(cell):
 
 
 def _per_epoch(cell):
+    """Seconds per epoch per 100k training samples, wall-clock (CPU), or None."""
     if cell.get("n_iter") and cell.get("fit_wall") and cell["method"] in DEEP:
-        return cell["fit_wall"] / cell["n_iter"] * 100_000 / cell["n_train"]
+        scale = 100_000 / cell["n_train"] / cell["n_iter"]
+        return f"{cell['fit_wall'] * scale:.1f} ({cell['fit_cpu'] * scale:.1f})"
     return None
 
 
@@ -363,7 +365,7 @@ def _detail(cells):
     head = (
         f"{'version':8}{'method':9}{'data':9}{'fit wall':>10}{'fit CPU':>10}"
         f"{'base MiB':>10}{'fit MiB':>10}{'end MiB':>10}{'encode/s':>11}{'mAP@1k':>8}"
-        f"{'n_iter':>7}{'s/ep/100k':>10}{'load':>6}  note"
+        f"{'n_iter':>7}{'s/ep/100k':>14}{'load':>6}  note"
     )
     lines = [head, "-" * len(head)]
     for c in cells:
@@ -386,7 +388,7 @@ def _detail(cells):
             f"{_mib(c.get('rss_base_kib')):>10}{_mib(_peak(c)):>10}"
             f"{_mib(c.get('rss_end_kib')):>10}{rate:>11}"
             f"{'-' if mean_ap is None else f'{mean_ap:.3f}':>8}"
-            f"{c.get('n_iter') or '-':>7}{'-' if epoch is None else f'{epoch:.1f}':>10}"
+            f"{c.get('n_iter') or '-':>7}{epoch or '-':>14}"
             f"{c.get('load_start', c['load_parent']):>6.1f}  {note}"
         )
     return lines
@@ -416,7 +418,7 @@ def _side_by_side(cache, methods, versions):
     ]
     head = (
         f"{'method':9}{'data':9}{'fit, s':>34}{'peak RSS, GB':>20}{'mAP@1000':>16}"
-        f"{'s/epoch/100k':>18}"
+        f"{'s/epoch/100k, wall (CPU)':>30}"
     )
     lines += [head, "-" * len(head)]
     for method in methods:
@@ -427,13 +429,13 @@ def _side_by_side(cache, methods, versions):
             epochs = []
             for cell in cells:
                 value = None if cell is None else _per_epoch(cell)
-                epochs.append("-" if value is None else f"{value:.1f}")
+                epochs.append(value or "-")
             lines.append(
                 f"{method:9}{data:9}"
                 f"{' | '.join(fit(c) for c in cells):>34}"
                 f"{' | '.join(peak(c) for c in cells):>20}"
                 f"{' | '.join(mean_ap(c) for c in cells):>16}"
-                f"{' | '.join(epochs) if method in DEEP else '':>18}"
+                f"{' | '.join(epochs) if method in DEEP else '':>30}"
             )
     return lines
 
