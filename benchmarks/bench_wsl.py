@@ -6,6 +6,7 @@ Run with skhash installed (``pip install -e .``) from the repository root::
     python benchmarks/bench_wsl.py --seeds 0        # the same with one seed (about a third)
     python benchmarks/bench_wsl.py --quick          # digits only, 32 bits (seconds)
     python benchmarks/bench_wsl.py --select         # also the training-set grid over mu, eps
+    python benchmarks/bench_wsl.py --scaling        # 10k and 100k embeddings (minutes)
 
 Protocol (skhash.datasets): digits, 20 queries per class, MNIST-5k, 100 queries per class;
 hashers are fitted on the database part, unsupervised unless said; mAP@all with Hamming
@@ -14,13 +15,26 @@ database (training) part: that is how WSLHasher's defaults were chosen, never on
 Timings are noisy on a shared machine, so the load average is printed and ratios to ITQ,
 measured in the same run, are given.
 
+``--scaling``: WSLHasher with its defaults at 64 bits on the embedding-like data of issue 14
+(``_scaling_data.make_embeddings``: 100 classes on the unit sphere, 256 features, float32;
+1,000 queries), 10k and 100k training samples, unsupervised and supervised (the labels
+given to fit). Each configuration runs in a fresh subprocess with a time limit
+(``--time-limit``, a configuration over it is reported, not waited for), which prints the
+fit's wall and CPU time, the process's peak RSS (``ru_maxrss``: the data included, and
+the peak before the fit), the objective evaluations and the query mAP@1000 against the
+training set's codes, relevance = same class.
+
 Results: the printed output of recorded runs, each with its machine, date and
 command, is in ``docs/results/bench_wsl.txt``;
 docs/user_guide/wsl.rst summarises it.
 """
 
 import argparse
+import json
 import os
+import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -193,6 +207,67 @@ def select(names, mus=(0.05, 0.2, 0.5, 1.0, 1.5), epsilons=(0.001, 0.01, 0.1, 0.
         print(f"paper settings {_map(paper, data.y_db):.3f}; ITQ {_map(itq, data.y_db):.3f}")
 
 
+def _scaling_child(n_samples, supervised):
+    """Fit one configuration in this (fresh) process; print its figures as JSON."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _scaling_data import make_embeddings
+
+    X, y, X_query, y_query = make_embeddings(n_samples)
+    rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    wsl = WSLHasher(64, random_state=0)
+    start, cpu = time.perf_counter(), time.process_time()
+    wsl.fit(X, y if supervised else None)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    score = mean_average_precision(wsl.transform(X_query), y_query, wsl.transform(X), y, k=1000)
+    evals = sum(h["n_evals"] for h in wsl.history_)
+    result = dict(wall=wall, cpu=cpu, rss_mib=rss / 1024, rss_data_mib=rss_data / 1024)
+    result.update(map=float(score), rounds=wsl.n_iter_, evals=evals, load=os.getloadavg()[0])
+    print(json.dumps(result))
+
+
+def scaling(sizes=(10_000, 100_000), time_limit=1800):
+    """Fit time, peak RSS and mAP@1000 of default WSL (64 bits) on embedding-like data."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as info:
+            names = [line.split(":", 1)[1].strip() for line in info if "model name" in line]
+        cpu = names[0] if names else cpu
+    print(
+        f"\n## scaling: WSLHasher(64, random_state=0), defaults, embedding-like data "
+        f"(100 classes, 256 features, float32, 1,000 queries); {cpu}, "
+        f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"each fit in a fresh process, limit {time_limit} s"
+    )
+    print(
+        f"{'samples':>8s} {'labels':>6s} {'fit wall s':>10s} {'fit CPU s':>9s} "
+        f"{'peak RSS MiB':>12s} {'(data)':>7s} {'rounds':>6s} {'evals':>6s} "
+        f"{'mAP@1000':>8s} {'load':>5s}"
+    )
+    for n in sizes:
+        for supervised in (False, True):
+            cmd = [sys.executable, os.path.abspath(__file__), "--scaling-child", str(n)]
+            if supervised:
+                cmd.append("--supervised")
+            label = "yes" if supervised else "no"
+            try:
+                out = subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=time_limit, check=True
+                ).stdout
+            except subprocess.TimeoutExpired:
+                print(f"{n:>8d} {label:>6s}  over the {time_limit} s limit ({_load()})")
+                continue
+            r = json.loads(out.strip().splitlines()[-1])
+            print(
+                f"{n:>8d} {label:>6s} {r['wall']:>10.1f} {r['cpu']:>9.1f} "
+                f"{r['rss_mib']:>12.0f} {r['rss_data_mib']:>7.0f} {r['rounds']:>6d} "
+                f"{r['evals']:>6d} {r['map']:>8.3f} {r['load']:>5.1f}",
+                flush=True,
+            )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="digits, 32 bits, one seed")
@@ -206,8 +281,24 @@ def main():
         metavar="SEED",
         help="seeds of the mAP tables (default: 0 1 2; one seed takes about a third)",
     )
+    parser.add_argument("--scaling", action="store_true", help="10k and 100k embeddings")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[10_000, 100_000], help="--scaling sizes"
+    )
+    parser.add_argument(
+        "--time-limit", type=float, default=1800, help="--scaling limit per fit, seconds"
+    )
+    parser.add_argument("--scaling-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.scaling_child:
+        _scaling_child(args.scaling_child, args.supervised)
+        return
     print(f"# bench_wsl ({_load()}, {os.cpu_count()} CPUs)")
+    if args.scaling:
+        scaling(args.sizes, args.time_limit)
+        print(_load())
+        return
     if args.quick:
         map_table(["digits"], [32], seeds=[0])
         return
