@@ -82,19 +82,20 @@ def _exact_candidates(Xc, n_candidates, rows=None):
     return found[~is_self].reshape(len(rows), n_candidates)
 
 
-def _cell_candidates(Xc, n_candidates, rng):
+def _cell_candidates(Xc, n_candidates, rng, X32=None):
     """Each sample's ``n_candidates`` nearest other samples among those of nearby cells.
 
     The samples are partitioned by k-means into about sqrt(n) cells (fitted on a
     sample); every sample belongs to the cells of its ``_CELL_SPREAD`` nearest
     centres, and is searched for among the members of its own (nearest) cell. A
     neighbour is missed only when the query's cell is not among its nearest centres.
-    Rows with too few candidates get an exhaustive search.
+    Rows with too few candidates get an exhaustive search. ``X32``: Xc in float32, if
+    the caller has it.
     """
     n = Xc.shape[0]
     n_cells = max(1, int(np.sqrt(n)))
     spread = min(_CELL_SPREAD, n_cells)
-    X32 = np.asarray(Xc, dtype=np.float32)
+    X32 = np.asarray(Xc if X32 is None else X32, dtype=np.float32)
     fit_rows = rng.choice(n, size=min(n, _CELL_FIT_SAMPLES * n_cells), replace=False)
     seed = rng.randint(np.iinfo(np.int32).max)
     kmeans = KMeans(n_cells, n_init=1, max_iter=_CELL_ITER, random_state=seed)
@@ -143,7 +144,7 @@ def _cell_candidates(Xc, n_candidates, rng):
     return cand
 
 
-def _knn_affinity(Xc, n_neighbors, approximate=False, rng=None):
+def _knn_affinity(Xc, n_neighbors, approximate=False, rng=None, X32=None):
     """Symmetric sparse k-NN affinity with Gaussian weights exp(-d² / σ²), ties included.
 
     A sample is joined to its k nearest neighbours and to every sample tied with the
@@ -156,7 +157,8 @@ def _knn_affinity(Xc, n_neighbors, approximate=False, rng=None):
 
     ``approximate``: the candidates come from k-means cells (``_cell_candidates``)
     instead of an exhaustive search, so the graph may miss a few true neighbours;
-    the rule above is applied to the candidates found.
+    the rule above is applied to the candidates found (``X32``: Xc in float32, for
+    their search).
     """
     n = Xc.shape[0]
     k = min(n_neighbors, n - 1)
@@ -166,7 +168,7 @@ def _knn_affinity(Xc, n_neighbors, approximate=False, rng=None):
     # differences: the search's ‖x‖² + ‖y‖² − 2xᵀy loses digits to cancellation.
     n_candidates = min(n - 1, 2 * k)
     if approximate:
-        cand = _cell_candidates(Xc, n_candidates, check_random_state(rng))
+        cand = _cell_candidates(Xc, n_candidates, check_random_state(rng), X32)
     else:
         cand = _exact_candidates(Xc, n_candidates)
     dist = _distances(Xc, np.arange(n), cand)
@@ -197,11 +199,23 @@ def _knn_affinity(Xc, n_neighbors, approximate=False, rng=None):
     return A.maximum(A.T).tocsr()
 
 
+def _row_blocks(Xc):
+    """Row slices of about ``_BLOCK_ENTRIES`` values of Xc."""
+    step = max(1, _BLOCK_ENTRIES // Xc.shape[1])
+    return [slice(start, start + step) for start in range(0, Xc.shape[0], step)]
+
+
 def _laplacian_form_sparse(Xc, S):
     """``Xcᵀ (D − S) Xc`` for a sparse symmetric affinity S."""
     S = sp.csr_matrix(S)
     deg = np.asarray(S.sum(axis=1)).ravel()
-    return (Xc.T * deg) @ Xc - Xc.T @ np.asarray(S @ Xc)
+    if Xc.shape[0] <= _LARGE_N:
+        return (Xc.T * deg) @ Xc - Xc.T @ np.asarray(S @ Xc)
+    # Large data: by row blocks, without temporaries of the data's size.
+    form = np.zeros((Xc.shape[1], Xc.shape[1]))
+    for rows in _row_blocks(Xc):
+        form += Xc[rows].T @ (deg[rows, None] * Xc[rows] - np.asarray(S[rows] @ Xc))
+    return (form + form.T) / 2
 
 
 def _laplacian_form_labels(Xc, supervision):
@@ -220,7 +234,11 @@ def _laplacian_form_labels(Xc, supervision):
             Y = sp.diags(1.0 / norms) @ Y
         XY = np.asarray(Y.T @ Xc).T
         deg = np.asarray(Y @ np.asarray(Y.sum(axis=0)).ravel()).ravel()
-        return (Xc.T * deg) @ Xc - XY @ XY.T
+        if Xc.shape[0] <= _LARGE_N:
+            return (Xc.T * deg) @ Xc - XY @ XY.T
+        # Large data: the degree-weighted Gram matrix by row blocks.
+        weighted = sum(Xc[rows].T @ (deg[rows, None] * Xc[rows]) for rows in _row_blocks(Xc))
+        return weighted - XY @ XY.T
     n, d = Xc.shape
     step = max(1, _BLOCK_ENTRIES // n)
     cross = np.zeros((d, d))
@@ -611,12 +629,15 @@ class WSLHasher(_LinearHasher):
             self._check_no_overflow(X, "the Gram matrix Xᵀ X / n and its trace", gram, scale)
             if use_labels:
                 supervision = self._check_supervision(y, pairs, n, kind=self.similarity)
+            # Large fits: one float32 copy of the centred data, for the graph's search
+            # and the loss (see _BitProblem).
+            X32 = Xc.astype(np.float32) if n > _LARGE_N else None
             with np.errstate(over="ignore", invalid="ignore"):
                 if not use_labels:
                     approximate = self.graph == "approximate" or (
                         self.graph == "auto" and n > _LARGE_N
                     )
-                    affinity = _knn_affinity(Xc, self.n_neighbors, approximate, rng)
+                    affinity = _knn_affinity(Xc, self.n_neighbors, approximate, rng, X32)
                     form = _laplacian_form_sparse(Xc, affinity)
                 elif supervision.from_labels:
                     form = _laplacian_form_labels(Xc, supervision)
@@ -625,7 +646,7 @@ class WSLHasher(_LinearHasher):
                 M = self._consistency_matrix(form, gram)
             self._check_no_overflow(X, "the consistency term Xᵀ L X", form, M)
             W0 = self._initial_directions(gram, M, rng)
-            W, history = self._optimise(Xc, gram, M, W0)
+            W, history = self._optimise(Xc, X32, gram, M, W0)
             self.supervised_ = use_labels
             self.coef_ = W.T
             self.intercept_ = -self.coef_ @ self.mean_
@@ -687,11 +708,11 @@ class WSLHasher(_LinearHasher):
             W = np.hstack([W, extra])
         return _unit_rms(W, gram)
 
-    def _optimise(self, Xc, gram, M, W):
+    def _optimise(self, Xc, X32, gram, M, W):
         """Rounds of per-bit MMA with the acceptance test; returns W and the history."""
         K = self.n_bits
         problem = _BitProblem(
-            Xc, gram, M, self.mu_, self.nu_, self.epsilon, self.gradient, self.orthogonality
+            Xc, X32, gram, M, self.mu_, self.nu_, self.epsilon, self.gradient, self.orthogonality
         )
         W = W.copy()
         history = [problem.record(W, 0, 0)]
@@ -768,14 +789,14 @@ class _BitProblem:
     touches the data: one evaluation costs two products with ``Xc``.
     """
 
-    def __init__(self, Xc, gram, M, mu, nu, epsilon, gradient, orthogonality):
-        # Double precision up to _LARGE_N samples: single-precision products round
-        # differently with each BLAS kernel (~1e-7 relative), and the bit-by-bit
-        # optimisation carries such differences into the codes. Above, the loss reads
-        # a float32 copy in blocks that stay in cache between its two products: half
-        # the memory traffic of one evaluation, which then dominates the fit.
-        self.Xc = Xc
-        self.X32 = Xc.astype(np.float32) if Xc.shape[0] > _LARGE_N else None
+    def __init__(self, Xc, X32, gram, M, mu, nu, epsilon, gradient, orthogonality):
+        # Double precision up to _LARGE_N samples (X32 None): single-precision
+        # products round differently with each BLAS kernel (~1e-7 relative), and the
+        # bit-by-bit optimisation carries such differences into the codes. Above, the
+        # loss reads the float32 copy X32 in blocks that stay in cache between its two
+        # products: a quarter of the memory traffic of one evaluation, which then
+        # dominates the fit.
+        self.Xc, self.X32 = Xc, X32
         self.gram, self.M = gram, M
         self.mu, self.nu, self.eps = float(mu), float(nu), float(epsilon)
         self.exact = gradient == "exact"
