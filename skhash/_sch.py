@@ -78,7 +78,9 @@ def _training_subset(supervision, size, rng):
     n = supervision.n_samples
     if supervision.multilabel:
         return np.sort(rng.choice(n, size, replace=False)).astype(np.int64)
-    labels = np.asarray(supervision.labels.argmax(axis=1)).ravel()
+    entries = supervision.labels.tocoo()  # one stored label per sample
+    labels = np.empty(n, dtype=np.int64)
+    labels[entries.row] = entries.col
     counts = np.bincount(labels)
     share = size * counts / n
     quota = np.floor(share).astype(np.int64)
@@ -384,7 +386,8 @@ class SCHHasher(BaseHasher):
             The fitted estimator.
         """
         with rollback_on_error(self):
-            X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+            # Float32 stays float32: only the training subset is converted, for the SVMs.
+            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
             self._check_squared_distances(X, training=True)
             n = X.shape[0]
             rng = check_random_state(self.random_state)
@@ -417,9 +420,11 @@ class SCHHasher(BaseHasher):
             paired[train[i]] = paired[train[j]] = True
             codes = np.empty((n, self.n_bits), dtype=np.int8)
             codes[train] = learned
-            self._fit_hash_functions(X[paired], codes[paired], rng)
-            if not paired.all():
-                codes[~paired] = sign(self._decision_function(X[~paired]))
+            self._fit_hash_functions(X[paired].astype(np.float64), codes[paired], rng)
+            rest = np.flatnonzero(~paired)
+            for start in range(0, len(rest), _KERNEL_ROWS):
+                rows = rest[start : start + _KERNEL_ROWS]
+                codes[rows] = sign(self._decision_function(X[rows]))
             self.codes_ = codes
             self.train_indices_ = train
             self.history_ = history
@@ -552,8 +557,12 @@ class SCHHasher(BaseHasher):
         with np.errstate(over="ignore", under="ignore"):
             largest = 4.0 * np.einsum("ij,ij->i", X, X, dtype=np.float64).max(initial=0.0)
             if training:
-                centred = X - X.mean(axis=0)
-                spread = np.einsum("ij,ij->i", centred, centred).max(initial=0.0)
+                # In float64 and by blocks of rows: no float64 copy of a float32 X.
+                mean = X.mean(axis=0, dtype=np.float64)
+                spread = 0.0
+                for start in range(0, X.shape[0], _KERNEL_ROWS):
+                    centred = X[start : start + _KERNEL_ROWS] - mean
+                    spread = max(spread, np.einsum("ij,ij->i", centred, centred).max())
         if not np.isfinite(largest):
             raise ValueError(
                 f"X holds values up to {float(np.abs(X).max()):.3g} in absolute value: "

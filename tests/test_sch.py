@@ -1,5 +1,7 @@
 """SCHHasher: retrieval on digits, soft constraints, blocks, supervision forms and robustness."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -539,3 +541,22 @@ def test_subset_too_small_for_a_similar_pair_names_max_train_samples(digits):
     with pytest.raises(ValueError, match=r"no similar pair.*max_train_samples \(got 10"):
         model.fit(digits.X_db, digits.y_db)
     assert not hasattr(model, "codes_")
+
+
+def test_float32_input_is_not_copied_to_float64_and_gives_the_same_model():
+    """A float32 X larger than the subset: fit allocates far less than a float64 copy."""
+    rng = np.random.default_rng(0)
+    y = np.arange(20_000) % 5
+    X = (rng.standard_normal((20_000, 64)) + 3 * y[:, None] * (np.arange(64) < 5)).astype(
+        np.float32
+    )
+    params = dict(n_bits=4, n_pairs_per_sample=20, max_train_samples=100, random_state=0)
+    tracemalloc.start()
+    try:
+        model = SCHHasher(**params).fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes  # a float64 copy alone would be 2 * X.nbytes
+    same = SCHHasher(**params).fit(X.astype(np.float64), y)
+    np.testing.assert_array_equal(model.codes_, same.codes_)
