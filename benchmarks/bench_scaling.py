@@ -551,6 +551,7 @@ def main():
             cache = json.load(f)
 
     print(_stamp("start"))
+    print("command: python benchmarks/bench_scaling.py " + " ".join(sys.argv[1:]))
     print(*_machine(), sep="\n")
     roots = {"new": REPO}
     if "old" in args.versions:
