@@ -5,6 +5,7 @@ from scipy import linalg
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
+from threadpoolctl import threadpool_limits
 
 from ._base import BaseHasher, IntInterval, chunk_rows, rollback_on_error
 
@@ -19,10 +20,14 @@ _FLOATS = [np.float64, np.float32]
 #: run at full speed, small next to data worth chunking.
 _FIT_CHUNK_BYTES = 2**24
 
+#: Size of a chunk of float32 projections in ITQ's iterations: a chunk and its codes stay
+#: in a core's L2 cache between the two products that read them.
+_ITQ_CHUNK_BYTES = 2**18
 
-def _fit_chunks(n_rows, row_bytes):
-    """Row slices covering ``n_rows``, each within ``working_memory`` and 16 MiB."""
-    step = min(chunk_rows(n_rows, row_bytes), max(1, _FIT_CHUNK_BYTES // row_bytes))
+
+def _fit_chunks(n_rows, row_bytes, max_bytes=_FIT_CHUNK_BYTES):
+    """Row slices covering ``n_rows``, each within ``working_memory`` and ``max_bytes``."""
+    step = min(chunk_rows(n_rows, row_bytes), max(1, max_bytes // row_bytes))
     return [slice(start, start + step) for start in range(0, n_rows, step)]
 
 
@@ -133,22 +138,26 @@ def _fit_pca(estimator, X):
 
 
 def _projections(X, mean, P):
-    """``(X - mean) @ P.T`` in the dtype of X, computed over row chunks."""
+    """``V = (X - mean) @ P.T`` in the dtype of X, its largest absolute value and
+    ``||V||_F²``, computed in float64 over row chunks."""
     n_samples, n_features = X.shape
     V = np.empty((n_samples, len(P)), dtype=X.dtype)
+    largest, squares = 0.0, 0.0
     for rows in _fit_chunks(n_samples, 8 * (n_features + len(P))):
-        V[rows] = (X[rows] - mean) @ P.T
-    return V
+        chunk = (X[rows] - mean) @ P.T
+        V[rows] = chunk
+        largest = max(largest, float(np.abs(chunk).max()))
+        squares += np.vdot(chunk, chunk)
+    return V, largest, squares
 
 
 def _largest_and_squares(V):
-    """Largest ``|V|`` in V's dtype and ``||V||_F²`` in float64, over row chunks."""
+    """Largest ``|V|`` and ``||V||_F²`` of float64 V, over row chunks."""
     largest, squares = 0.0, 0.0
     for rows in _fit_chunks(len(V), 8 * V.shape[1]):
-        chunk = V[rows].astype(np.float64).ravel()
-        largest = max(largest, float(np.abs(chunk).max()))
-        squares += chunk @ chunk
-    return V.dtype.type(largest), squares
+        largest = max(largest, float(np.abs(V[rows]).max()))
+        squares += np.vdot(V[rows], V[rows])
+    return largest, squares
 
 
 def _check_pca_n_bits(estimator, n_samples, n_features):
@@ -503,13 +512,14 @@ class ITQHasher(_LinearHasher):
                     P, _ = _principal_directions(Xc, self.n_bits)
                     V = Xc @ P.T
                     del Xc
+                    largest, squares = _largest_and_squares(V)
                 else:
                     self.mean_, P, _, _ = _fit_pca(self, X)
-                    V = _projections(X, self.mean_, P)
-                # The squared projections: the quantization error is of their order.
-                largest, squares = _largest_and_squares(V)
+                    V, largest, squares = _projections(X, self.mean_, P)
+                # The squared projections, in V's dtype: the quantization error and the
+                # sums of the iterations are of their order.
                 self._check_no_overflow(
-                    X, "the squared projections of X", np.square(largest), squares
+                    X, "the squared projections of X", np.square(V.dtype.type(largest)), squares
                 )
                 R, _ = linalg.qr(rng.standard_normal((self.n_bits, self.n_bits)))
                 R, errors = self._rotate(V, R, squares)
@@ -537,14 +547,32 @@ class ITQHasher(_LinearHasher):
         ``R = U Wᵀ``, ``||B − V R||² = n K + ||V||² − 2 trace(S)``.
         """
         n_samples, n_bits = V.shape
-        chunks = _fit_chunks(n_samples, n_bits * (3 * V.itemsize + 1))
-        one, minus_one = np.array([1, -1], dtype=V.dtype)
+        if V.dtype == np.float64:
+            # The arithmetic of one pass over V, as before chunking, for inputs that fit.
+            chunks, limits = _fit_chunks(n_samples, n_bits * 2 * V.itemsize), None
+        else:
+            # Small products: one BLAS thread each, as scikit-learn's KMeans does, since
+            # threads waiting for each other on every small product cost more than they
+            # bring, most of all on a shared machine.
+            chunks = _fit_chunks(n_samples, n_bits * V.itemsize, _ITQ_CHUNK_BYTES)
+            limits = 1
+        with threadpool_limits(limits=limits, user_api="blas"):
+            return self._alternate(V, R, squares, chunks)
+
+    def _alternate(self, V, R, squares, chunks):
+        """The iterations of :meth:`_rotate` over the given row chunks of V."""
+        n_samples, n_bits = V.shape
+        one = V.dtype.type(1)
         errors = []
         for _ in range(self.n_iter):
             Rv = R.astype(V.dtype)
             VtB = np.zeros((n_bits, n_bits))
             for rows in chunks:
-                B = np.where(V[rows] @ Rv >= 0, one, minus_one)
+                B = V[rows] @ Rv
+                # sign(0) = +1 for -0.0 too: adding +0.0 turns -0.0 into +0.0, then
+                # copysign writes the codes in place.
+                B += 0.0
+                np.copysign(one, B, out=B)
                 VtB += V[rows].T @ B
             # Procrustes: the rotation maximising trace(Bᵀ V R).
             U, S, Wt = linalg.svd(VtB, check_finite=False)
