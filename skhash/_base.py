@@ -118,6 +118,11 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     only, never a parameter that ``set_params`` may have changed since ``fit``, and
     outputs of another width than the fitted number of bits are an error. Outputs that
     overflow on finite ``X`` are a ValueError asking to rescale ``X``, never codes.
+
+    ``X`` is read in chunks of rows that fit scikit-learn's ``working_memory``, and
+    only the result asked for is kept whole: ``encode`` of a memory-mapped ``X`` holds
+    the packed codes and one chunk's outputs, never all the real-valued outputs.
+    ``_decision_function`` is called once per chunk.
     """
 
     _parameter_constraints: dict = {

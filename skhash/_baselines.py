@@ -197,6 +197,9 @@ class LSHHasher(_LinearHasher):
         ``-coef_ @ mean_``, so every hyperplane passes through the data mean.
     mean_ : ndarray of shape (n_features,)
         Mean of the training data.
+    n_samples_seen_ : int
+        Number of samples the mean was computed from: those of ``fit`` and of every
+        ``partial_fit`` call since.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -212,7 +215,15 @@ class LSHHasher(_LinearHasher):
     The classic LSH of Indyk and Motwani (1998) thresholds random projections at zero;
     this estimator thresholds at the projection of the mean (hyperplanes "through the
     data mean"), as hashing benchmarks do, so bits are roughly balanced whatever the
-    offset of the data. Only the mean is learned from the data.
+    offset of the data. Only the mean is learned from the data, so ``fit`` costs
+    O(n_samples n_features) time and no memory of the size of X, and ``partial_fit``
+    streams chunks (of a memory-mapped array, for example) to the same model: the
+    hyperplanes are drawn from ``random_state`` on the first call, the mean is a running
+    mean.
+
+    Float32 input is neither copied nor converted: the mean is summed in float64, and
+    float32 queries are hashed in float32. The fitted attributes are float64 whatever
+    the input's dtype.
 
     References
     ----------
@@ -318,8 +329,8 @@ class PCAHasher(_LinearHasher):
         Code length K; at most ``min(n_samples - 1, n_features)``, the rank of
         the centred training data.
     random_state : int, RandomState instance or None, default=None
-        Changes nothing: the fit is deterministic (an exact SVD, with the sign of
-        each direction fixed). Accepted because every hasher takes ``n_bits``,
+        Changes nothing: the fit is deterministic (an exact SVD or eigendecomposition,
+        with the sign of each direction fixed). Accepted because every hasher takes ``n_bits``,
         ``random_state`` and ``verbose``, so a grid over hashers or the command line
         can set them on any of them.
     verbose : int, default=0
@@ -354,6 +365,14 @@ class PCAHasher(_LinearHasher):
     worse as bits are added; ITQ's rotation fixes that by spreading the variance.
     The sign of each direction is fixed (its largest loading is positive) so codes do
     not depend on the linear algebra library.
+
+    The principal directions of float64 input are those of the SVD of the centred data,
+    as :class:`~sklearn.decomposition.PCA` with ``svd_solver="full"``: O(n_samples
+    n_features²) time and a few copies of X in memory. Float32 input is not copied: its
+    covariance matrix is accumulated in float64 over chunks of rows and the directions
+    are its top eigenvectors, O(n_samples n_features²) time and O(n_features²) memory
+    besides X; they span the same subspace, to float32 round-off. The fitted attributes
+    are float64 for either dtype; float32 queries are hashed in float32.
 
     References
     ----------
@@ -441,7 +460,7 @@ class ITQHasher(_LinearHasher):
         The learned orthogonal rotation ``R``.
     quantization_error_ : ndarray of shape (`n_iter_`,)
         Mean squared quantization error ``||B − V R||_F² / n_samples`` after each
-        rotation update; non-increasing.
+        rotation update; non-increasing, up to round-off.
     n_iter_ : int
         Number of iterations run.
     n_features_in_ : int
@@ -459,6 +478,18 @@ class ITQHasher(_LinearHasher):
     Follows Gong and Lazebnik (2011), Section 2: no whitening of the PCA projections,
     a random orthogonal initial rotation (QR of a Gaussian matrix), 50 iterations.
     The paper iterates a fixed number of times; so does this code (``n_iter``).
+
+    Each iteration is one pass over the projections ``V`` in chunks of rows: the codes
+    of a chunk are used for their share of ``Vᵀ B`` and dropped, and the quantization
+    error follows from the Procrustes step's singular values ``S``:
+    ``||B − V R||² = n_samples n_bits + ||V||² − 2 Σ S``. The principal directions are
+    found as by :class:`PCAHasher`: float64 input through the SVD of the centred data
+    (a few copies of X in memory), float32 input through the covariance matrix, without
+    a copy of X. For float32 input the fit adds the float32 projections (``n_samples ×
+    n_bits``) to X and little else; it takes O(n_samples n_features²) time for the
+    directions and O(n_samples n_bits²) per iteration. The fitted attributes are float64
+    for either dtype; float32 queries are hashed in float32. There is no
+    ``partial_fit``: every iteration needs the projections of all the samples.
 
     References
     ----------
