@@ -226,7 +226,7 @@ def _scaling_child(n_samples, supervised):
     print(json.dumps(result))
 
 
-def scaling(sizes=(10_000, 100_000), time_limit=1800):
+def scaling(sizes=(10_000, 100_000), time_limit=1800, labels="both"):
     """Fit time, peak RSS and mAP@1000 of default WSL (64 bits) on embedding-like data."""
     import platform
 
@@ -247,7 +247,7 @@ def scaling(sizes=(10_000, 100_000), time_limit=1800):
         f"{'mAP@1000':>8s} {'load':>5s}"
     )
     for n in sizes:
-        for supervised in (False, True):
+        for supervised in {"no": [False], "yes": [True], "both": [False, True]}[labels]:
             cmd = [sys.executable, os.path.abspath(__file__), "--scaling-child", str(n)]
             if supervised:
                 cmd.append("--supervised")
@@ -288,6 +288,12 @@ def main():
     parser.add_argument(
         "--time-limit", type=float, default=1800, help="--scaling limit per fit, seconds"
     )
+    parser.add_argument(
+        "--labels",
+        choices=["no", "yes", "both"],
+        default="both",
+        help="--scaling: unsupervised fits, supervised ones, or both",
+    )
     parser.add_argument("--scaling-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -296,7 +302,7 @@ def main():
         return
     print(f"# bench_wsl ({_load()}, {os.cpu_count()} CPUs)")
     if args.scaling:
-        scaling(args.sizes, args.time_limit)
+        scaling(args.sizes, args.time_limit, args.labels)
         print(_load())
         return
     if args.quick:

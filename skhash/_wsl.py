@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
-from ._base import BaseHasher, chunk_rows, rollback_on_error
+from ._base import BaseHasher, rollback_on_error
 from ._baselines import _centred, _LinearHasher, _validate_fit_data
 
 __all__ = ["WSLHasher"]
@@ -105,7 +105,7 @@ def _cell_candidates(Xc, n_candidates, rng, X32=None):
     # The spread nearest centres of every sample, nearest first.
     centre_sq = np.einsum("ij,ij->i", centres, centres)
     nearest = np.empty((n, spread), dtype=np.intp)
-    step = chunk_rows(n, 4 * n_cells)
+    step = max(1, _BLOCK_ENTRIES // n_cells)
     for start in range(0, n, step):
         d2 = centre_sq - 2.0 * (X32[start : start + step] @ centres.T)
         part = np.argpartition(d2, spread - 1, axis=1)[:, :spread]
