@@ -1,5 +1,6 @@
 """WSLHasher: linear hash functions learned with the W-shape loss and NLopt's MMA."""
 
+import warnings
 from numbers import Integral, Real
 
 import nlopt
@@ -8,6 +9,7 @@ import scipy.sparse as sp
 from scipy import linalg
 from sklearn.base import _fit_context
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -100,8 +102,11 @@ def _cell_candidates(Xc, n_candidates, rng, X32=None):
     seed = rng.randint(np.iinfo(np.int32).max)
     kmeans = KMeans(n_cells, n_init=1, max_iter=_CELL_ITER, random_state=seed)
     # k-means in float64: scikit-learn's k-means++ start upcasts float32 slowly, chunk by
-    # chunk.
-    centres = kmeans.fit(Xc[np.sort(fit_rows)]).cluster_centers_.astype(np.float32)
+    # chunk. Fewer distinct points than cells (duplicates) only leaves cells empty.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        kmeans.fit(Xc[np.sort(fit_rows)])
+    centres = kmeans.cluster_centers_.astype(np.float32)
     # The spread nearest centres of every sample, nearest first.
     centre_sq = np.einsum("ij,ij->i", centres, centres)
     nearest = np.empty((n, spread), dtype=np.intp)

@@ -1,5 +1,7 @@
 """WSLHasher: the paper's toy experiment, retrieval on digits, supervision and robustness."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -372,3 +374,13 @@ def test_large_fit_path_retrieves_as_well_as_the_small_data_path(monkeypatch, di
     assert abs(_retrieval_map(large, digits) - small) <= 0.04
     large_sup = _retrieval_map(WSLHasher(32, random_state=0), digits, supervise=True)
     assert abs(large_sup - small_sup) <= 0.04
+
+
+def test_approximate_graph_on_duplicated_samples_fits_silently():
+    """Fewer distinct samples than k-means cells: the approximate graph fits without warnings."""
+    X = np.repeat(np.random.default_rng(0).normal(size=(3, 4)), 20, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes = WSLHasher(2, graph="approximate", max_rounds=1, random_state=0).fit_transform(X)
+    # copies of one sample get one code
+    assert all(len(np.unique(codes[i : i + 20], axis=0)) == 1 for i in (0, 20, 40))
