@@ -483,8 +483,8 @@ class WSLHasher(_LinearHasher):
       cells of its 3 nearest centres and looks for its candidates among the members
       of its nearest cell, so a true neighbour is missed only when the sample's cell
       is not among the neighbour's 3 nearest. The candidates' distances, the ties and
-      the fade band are then as for the exact graph. On digits it keeps about 97% of
-      the exact graph's edges. The cells depend on ``random_state``.
+      the fade band are then as for the exact graph (the user guide has how many
+      edges it keeps). The cells depend on ``random_state``.
 
     Cost: ``Xcᵀ L Xc`` and ``Xcᵀ Xc`` are computed once (the affinity is sparse, or
     low-rank for single labels, never n x n): ``O(n_samples · n_features²)``. The
