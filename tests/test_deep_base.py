@@ -620,3 +620,132 @@ def test_generator_dropout_drops_with_probability_p_from_its_generator():
     np.testing.assert_allclose(first[first != 0].numpy(), 1 / 0.7, rtol=1e-6)
     assert torch.equal(drop.eval()(x), x)
     assert torch.equal(GeneratorDropout(1.0)(x), torch.zeros_like(x))
+
+
+@pytest.fixture(scope="module")
+def all_digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y
+
+
+def test_early_stopping_stops_when_retrieval_stalls_and_keeps_the_best_network(all_digits):
+    """Training stops n_iter_no_change epochs after the best validation mAP; its network is kept."""
+    X, y = all_digits
+    params = _fast(early_stopping=True, n_iter_no_change=2, tol=0.0, lr=1e-2, max_epochs=30)
+    h = _PairHasher(**params).fit(X, y)
+    best = int(np.argmax(h.validation_scores_)) + 1
+    assert h.n_iter_ < 30 and h.n_iter_ == best + 2 == len(h.validation_scores_)
+    assert h.best_validation_score_ == max(h.validation_scores_) > 0.5
+    # The same fit run for exactly the best epoch's count, without stopping, ends
+    # with the network that was kept.
+    again = _PairHasher(**{**params, "max_epochs": best, "n_iter_no_change": 100}).fit(X, y)
+    np.testing.assert_array_equal(h.decision_function(X), again.decision_function(X))
+
+
+def test_early_stopping_holds_out_part_of_every_class_untrained(all_digits):
+    """The held-out tenth is never trained on: the bank and the batches cover the rest."""
+    X, y = all_digits
+    h = _RecordingHasher(**_fast(early_stopping=True, max_epochs=1)).fit(X, y)
+    n_train = _RecordingHasher.log["init"][0][0]
+    assert abs((len(X) - n_train) - 0.1 * len(X)) < 10
+    assert sorted(torch.cat([b[4] for b in _RecordingHasher.log["batches"]]).tolist()) == list(
+        range(n_train)
+    )
+    assert len(h.validation_scores_) == 1
+
+
+def test_early_stopping_fit_is_reproducible(all_digits):
+    """Same random_state, same split and same codes; another seed, another fit."""
+    X, y = all_digits
+    a = _PairHasher(**_fast(early_stopping=True)).fit(X, y)
+    b = _PairHasher(**_fast(early_stopping=True)).fit(X, y)
+    c = _PairHasher(**_fast(early_stopping=True, random_state=1)).fit(X, y)
+    np.testing.assert_array_equal(a.decision_function(X), b.decision_function(X))
+    assert a.validation_scores_ == b.validation_scores_ != c.validation_scores_
+
+
+def test_early_stopping_auto_is_on_with_labels_and_enough_samples_only(all_digits):
+    """'auto' holds out and scores with labels from 2,000 samples; not with pairs or less."""
+    X, y = all_digits
+    X2, y2 = np.vstack([X, X[::-1]]), np.concatenate([y, y[::-1]])
+    assert len(_PairHasher(**_fast(max_epochs=1)).fit(X2, y2).validation_scores_) == 1
+    small = _PairHasher(**_fast(max_epochs=1)).fit(X, y)
+    assert small.validation_scores_ is None and small.best_validation_score_ is None
+    off = _PairHasher(**_fast(max_epochs=1, early_stopping=False)).fit(X2, y2)
+    assert off.validation_scores_ is None
+    i, j = np.nonzero(~np.eye(150, dtype=bool))
+    pairs = np.column_stack([i, j, (y[i] == y[j]).astype(float)])
+    assert _PairHasher(**_fast()).fit(X[:150], pairs=pairs).validation_scores_ is None
+
+
+def test_early_stopping_true_without_labels_or_a_usable_split_is_a_clear_error(all_digits):
+    """early_stopping=True refuses pairs= and a split that leaves no similar training pair."""
+    X, y = all_digits
+    pairs = np.array([[0, 1, 1.0], [0, 2, 0.0]])
+    with pytest.raises(ValueError, match="early_stopping=True .* needs class labels"):
+        _PairHasher(**_fast(early_stopping=True)).fit(X[:5], pairs=pairs)
+    with pytest.raises(ValueError, match="early_stopping=True cannot split these 4 samples"):
+        _PairHasher(**_fast(early_stopping=True, validation_fraction=0.5)).fit(X[:4], [0, 0, 1, 1])
+
+
+class _SubsetHasher(_PairHasher):
+    """Checks what each batch sees when it is paired with a subset of the bank."""
+
+    seen = None
+
+    def _batch_loss(self, z, idx, bank, sup):
+        S, mask = sup.block(idx)
+        y = self._fit_state["y"]
+        cols = sup.cols
+        own = (idx[:, None] == cols[None, :]).any(dim=0)
+        row = {
+            "bank": tuple(bank.shape),
+            "S": tuple(S.shape),
+            "similar": torch.equal(S.bool(), y[idx][:, None] == y[cols][None, :]),
+            "self_masked": torch.equal(~mask, idx[:, None] == cols[None, :]),
+            "current": torch.equal(bank[own], self._fit_state["bank"][cols[own]]),
+            "cols": cols.clone(),
+        }
+        type(self).seen.append(row)
+        return super()._batch_loss(z, idx, bank, sup)
+
+    def _init_loss_state(self, bank, sup):
+        type(self).seen = []
+        self._fit_state.update(y=sup.labels.argmax(dim=1), bank=bank)
+
+
+def test_batches_pair_with_a_fresh_subset_of_the_bank_beyond_n_bank_samples(digits):
+    """With n > n_bank_samples each batch pairs with that many other rows, self-pairs masked."""
+    X, y = digits
+    _SubsetHasher(**_fast(n_bank_samples=100, batch_size=50, max_epochs=2)).fit(X, y)
+    seen = _SubsetHasher.seen
+    assert len(seen) == 16
+    for row in seen:
+        assert row["bank"] == (100, 8) and row["S"] == (50, 100)
+        assert row["similar"] and row["self_masked"] and row["current"]
+        assert len(set(row["cols"].tolist())) == 100
+    # Four batches' subsets tile one epoch's permutation; the next epoch differs.
+    first = torch.cat([r["cols"] for r in seen[:4]])
+    assert sorted(first.tolist()) == list(range(400))
+    assert not torch.equal(first, torch.cat([r["cols"] for r in seen[8:12]]))
+
+
+def test_bank_subsets_still_learn_retrieval(digits):
+    """Training against bank subsets of 64 rows learns same-class retrieval."""
+    X, y = digits
+    h = _PairHasher(**_fast(n_bank_samples=64, max_epochs=10, lr=1e-2)).fit(X[:300], y[:300])
+    trained = mean_average_precision(h.transform(X[300:]), y[300:], h.transform(X[:300]), y[:300])
+    untrained = _PairHasher(**_fast(lr_schedule=lambda epoch: 0.0)).fit(X[:300], y[:300])
+    base = mean_average_precision(
+        untrained.transform(X[300:]), y[300:], untrained.transform(X[:300]), y[:300]
+    )
+    assert trained > base + 0.2
+
+
+def test_verbose_bar_shows_validation_map_and_patience(all_digits, capsys):
+    """With early stopping the bar shows the validation mAP, the best and the patience used."""
+    X, y = all_digits
+    _PairHasher(**_fast(verbose=1, max_epochs=2, early_stopping=True)).fit(X, y)
+    err = capsys.readouterr().err
+    assert "epoch=2" in err and "loss=" in err and "val_map=0." in err
+    assert "best=0." in err and "no_change=" in err and "/10" in err

@@ -16,8 +16,17 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import validate_data
 
 from .._base import BaseHasher, IntInterval, rollback_on_error
+from .._supervision import check_supervision
+from ..metrics import mean_average_precision
 
 __all__ = ["BaseDeepHasher", "DeviceWarning", "PairSupervision"]
+
+
+#: Ranking depth of the early-stopping score (mAP@k), as in the usual benchmarks.
+_VALIDATION_DEPTH = 1000
+#: Held-out samples early_stopping="auto" needs: a mAP over q queries has a standard
+#: error of about 0.3 / sqrt(q), 0.02 at 200, small against the changes it must see.
+_MIN_AUTO_VALIDATION = 200
 
 
 class DeviceWarning(UserWarning):
@@ -292,8 +301,8 @@ class PairSupervision:
             self.labels = None
             self._pairs = supervision.pairs
 
-    def block(self, idx, kind="binary"):
-        """Similarity between the samples ``idx`` and every training sample.
+    def block(self, idx, kind="binary", cols=None):
+        """Similarity between the samples ``idx`` and the training samples ``cols``.
 
         Parameters
         ----------
@@ -303,36 +312,103 @@ class PairSupervision:
             Label similarity: share-a-label (1/0), or the continuous Jaccard or
             cosine similarity of the label sets. Pair supervision gives its stored
             ``s`` whatever ``kind`` is.
+        cols : LongTensor of shape (m,), default=None
+            Column indices into the training set; None means every training sample.
 
         Returns
         -------
-        S : Tensor of shape (b, n_samples), float32 in [0, 1]
-        mask : Tensor of shape (b, n_samples), bool
+        S : Tensor of shape (b, m), float32 in [0, 1]
+            ``m`` is ``n_samples`` when ``cols`` is None.
+        mask : Tensor of shape (b, m), bool
             Pairs that count: known pairs (all of them with labels, the given ones
             with pairs), never a sample with itself.
         """
         b = idx.shape[0]
-        rows = torch.arange(b, device=self.device)
+        m = self.n_samples if cols is None else cols.shape[0]
         if self.labels is not None:
-            inter = self.labels[idx] @ self.labels.T
+            other = self.labels if cols is None else self.labels[cols]
+            inter = self.labels[idx] @ other.T
             if kind == "binary":
                 S = (inter > 0).to(torch.float32)
             else:
                 na = self._label_counts[idx][:, None]
-                nb = self._label_counts[None, :]
+                nb = (self._label_counts if cols is None else self._label_counts[cols])[None, :]
                 denom = na + nb - inter if kind == "jaccard" else torch.sqrt(na * nb)
                 S = torch.where(denom > 0, inter / denom.clamp_min(1e-12), 0.0)
-            mask = torch.ones((b, self.n_samples), dtype=torch.bool, device=self.device)
+            mask = torch.ones((b, m), dtype=torch.bool, device=self.device)
         else:
-            sub = self._pairs[idx.cpu().numpy()].tocoo()
+            sub = self._pairs[idx.cpu().numpy()]
+            if cols is not None:
+                sub = sub[:, cols.cpu().numpy()]
+            sub = sub.tocoo()
             S_np = np.zeros(sub.shape, dtype=np.float32)
             known = np.zeros(sub.shape, dtype=bool)
             S_np[sub.row, sub.col] = sub.data
             known[sub.row, sub.col] = True
             S = torch.from_numpy(S_np).to(self.device)
             mask = torch.from_numpy(known).to(self.device)
-        mask[rows, idx] = False
+        if cols is None:
+            mask[torch.arange(b, device=self.device), idx] = False
+        else:
+            mask &= idx[:, None] != cols[None, :]
         return S, mask
+
+
+class _BankSubset:
+    """The supervision seen by ``_batch_loss`` when a batch pairs with some bank rows.
+
+    ``block(idx, kind)`` gives the columns ``cols`` of the training set (self-pairs
+    masked); everything else (``labels``, ``supervision``, ``n_samples``) is the
+    whole training set's, as in :class:`PairSupervision`.
+    """
+
+    def __init__(self, sup, cols):
+        self._sup = sup
+        self.cols = cols
+
+    def __getattr__(self, name):
+        return getattr(self._sup, name)
+
+    def block(self, idx, kind="binary"):
+        return self._sup.block(idx, kind, cols=self.cols)
+
+
+def _snapshot(state):
+    """A copy of a dict of tensors and values that later in-place updates leave alone.
+
+    Tensors are cloned on their own device, so keeping the best weights works on any
+    device without a round trip through the CPU.
+    """
+    return {
+        k: (v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v))
+        for k, v in state.items()
+    }
+
+
+def _stratified_holdout(supervision, fraction, rng):
+    """Indices (train, held_out) of a split holding out about ``fraction`` of the samples.
+
+    Single-label: about ``fraction`` of each class (stochastic rounding), never a
+    class's last sample, so every class stays in training. Multi-label: a random
+    ``round(fraction * n)`` samples.
+    """
+    n = supervision.n_samples
+    if supervision.multilabel:
+        order = rng.permutation(n)
+        n_out = int(round(fraction * n))
+        return np.sort(order[n_out:]), np.sort(order[:n_out])
+    y = supervision.labels.indices  # one label per row, rows in order
+    held = []
+    for c in range(supervision.labels.shape[1]):
+        members = np.flatnonzero(y == c)
+        if len(members) < 2:
+            continue
+        take = min(int(np.floor(fraction * len(members) + rng.uniform())), len(members) - 1)
+        held.append(rng.permutation(members)[:take])
+    held = np.sort(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
+    keep = np.ones(n, dtype=bool)
+    keep[held] = False
+    return np.flatnonzero(keep), held
 
 
 class BaseDeepHasher(BaseHasher):
@@ -366,26 +442,32 @@ class BaseDeepHasher(BaseHasher):
         The scalar loss of one minibatch. ``z``: network outputs of the batch,
         shape (b, n_bits), float32, on the device, with gradient. ``idx``: the
         batch's row indices into the training set (LongTensor on the device).
-        ``bank``: the outputs of *all* training samples, shape (n, n_bits),
-        detached, on the device; rows ``idx`` already hold ``z.detach()``, other
-        rows the output from the last time their sample was seen (a forward pass
-        over the training set fills it before the first epoch). Pairs are formed
-        between the batch and the bank, so every pair is seen on small data.
-        ``sup``: a :class:`PairSupervision` (``sup.block(idx, kind)`` gives the
-        (b, n) similarity and the mask of pairs that count, self-pairs excluded;
-        ``sup.labels`` the dense label matrix on the device), or None for an
-        unsupervised fit. ``self.n_steps_`` holds the number of optimizer steps
-        taken so far (for per-iteration schedules).
+        ``bank``: outputs of the training samples the batch is paired with,
+        shape (m, n_bits), detached, on the device: all n of them (m = n) when
+        n <= ``n_bank_samples``, else ``n_bank_samples`` rows drawn afresh for each
+        batch. Each row holds the output from the last time its sample was seen (a
+        forward pass over the training set fills the bank before the first epoch);
+        the batch's own samples hold ``z.detach()``. ``sup``: a
+        :class:`PairSupervision` whose ``sup.block(idx, kind)`` gives the (b, m)
+        similarity between the batch and those same m samples, and the mask of
+        pairs that count, self-pairs excluded; ``sup.labels`` is the dense label
+        matrix of the whole training set on the device (rows are indexed by
+        ``idx``); None for an unsupervised fit. ``self.n_steps_`` holds the number
+        of optimizer steps taken so far (for per-iteration schedules).
     ``_init_loss_state(self, bank, sup)`` (optional)
-        Called once before training, after the bank is filled
-        with the initial network's outputs (on the device, as ``bank`` above),
-        e.g. to initialise class centres.
+        Called once before training, after the bank is filled with the initial
+        network's outputs: the whole bank, shape (n, n_bits), and the whole
+        training set's supervision (``sup.block`` gives (b, n) blocks), e.g. to
+        initialise class centres. :meth:`partial_fit` calls it on each chunk, with
+        the chunk's bank and supervision.
     ``_end_of_epoch(self, bank)`` (optional)
         Called after each epoch's optimizer steps and learning-rate schedule step,
-        e.g. closed-form updates of auxiliary variables.
+        with the whole bank (n, n_bits), e.g. closed-form updates of auxiliary
+        variables.
     ``_end_of_fit(self)`` (optional)
         Called once after the last epoch, before ``_fit_state`` is deleted, to
-        store fitted attributes.
+        store fitted attributes. With early stopping, the network and
+        ``_fit_state`` are those of the best epoch by then.
     ``_supervised`` (class attribute, default True)
         Whether ``fit`` needs ``y`` or ``pairs`` (:class:`~skhash._base.BaseHasher`'s
         flag); when False and neither is given, ``sup`` is None.
@@ -434,7 +516,37 @@ class BaseDeepHasher(BaseHasher):
         ``max_epochs``, or ``callable(epoch) -> float`` (epoch 0-based), as in
         :class:`torch.optim.lr_scheduler.LambdaLR`.
     max_epochs : int, default=50
-        Passes over the training set.
+        Passes over the training set (at most, with early stopping).
+    early_stopping : bool or "auto", default="auto"
+        Stop when retrieval stops improving, as :class:`~sklearn.neural_network.MLPClassifier`
+        does with its validation score: ``validation_fraction`` of the samples are
+        held out (stratified by class) and never trained on; after each epoch the
+        codes of the held-out samples query the codes of the training samples
+        (the signs of the memory bank), scored by mAP@1000 with relevance "shares a
+        label" (:func:`skhash.metrics.mean_average_precision`). Training stops when
+        the score has not improved by more than ``tol`` for ``n_iter_no_change``
+        epochs, and the network of the best-scoring epoch is kept. ``True`` needs
+        class labels (or an indicator matrix) and a split that leaves every class
+        in training; otherwise it raises a ``ValueError``. ``"auto"`` is on when
+        labels are given and at least 200 samples would be held out (n_samples >=
+        2,000 at the default fraction: fewer queries give too noisy a score to stop
+        on, and on small sets the held-out part is a larger loss), and off
+        otherwise: with ``pairs=``, and when the split would leave no usable
+        training set.
+    validation_fraction : float, default=0.1
+        Proportion of the samples held out for early stopping, in (0, 1).
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of more than ``tol`` in the validation
+        score before training stops.
+    tol : float, default=1e-4
+        Improvement of the validation mAP that counts as one.
+    n_bank_samples : int or None, default=10_000
+        Training samples each minibatch is paired with. Up to this many training
+        samples, every batch is paired with all of them (the whole memory bank);
+        beyond, with ``n_bank_samples`` of them, different for each batch (slices
+        of one random permutation per epoch, from the fit's generator), so an
+        epoch costs O(n_samples * n_bank_samples) instead of O(n_samples²).
+        None: always the whole bank.
     batch_size : int, default=64
         Minibatch size, for training and for computing codes. A last batch of one
         sample is merged into the previous one (batch norm needs two).
@@ -460,7 +572,23 @@ class BaseDeepHasher(BaseHasher):
         ``RReLU``) take no generator: they draw from torch's global generator,
         unseeded, so such a fit is not reproducible.
     verbose : int, default=0
-        ``> 0``: a tqdm progress bar per fit, with the epoch and loss.
+        ``> 0``: a tqdm progress bar over the epochs of a fit, with the loss, and
+        with early stopping the validation mAP, the best one and the epochs since
+        it improved; the time left assumes ``max_epochs``.
+
+    Attributes
+    ----------
+    loss_curve_ : list of float
+        Mean training loss per epoch.
+    n_iter_ : int
+        Epochs run (fewer than ``max_epochs`` when early stopping stopped them).
+    n_steps_ : int
+        Optimizer steps taken.
+    validation_scores_ : list of float or None
+        Validation mAP after each epoch; None without early stopping.
+    best_validation_score_ : float or None
+        The best of them, whose epoch's network is kept; None without early
+        stopping.
     """
 
     _parameter_constraints: dict = {
@@ -474,6 +602,11 @@ class BaseDeepHasher(BaseHasher):
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "lr_schedule": [StrOptions({"constant", "cosine"}), callable],
         "max_epochs": [IntInterval(1, None, closed="left")],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [IntInterval(1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_bank_samples": [IntInterval(2, None, closed="left"), None],
         "batch_size": [IntInterval(1, None, closed="left")],
         "device": [str, torch.device],
         "n_jobs": [
@@ -498,6 +631,11 @@ class BaseDeepHasher(BaseHasher):
         momentum=0.9,
         lr_schedule="constant",
         max_epochs=50,
+        early_stopping="auto",
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        n_bank_samples=10_000,
         batch_size=64,
         device="auto",
         n_jobs=None,
@@ -514,6 +652,11 @@ class BaseDeepHasher(BaseHasher):
         self.momentum = momentum
         self.lr_schedule = lr_schedule
         self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.n_bank_samples = n_bank_samples
         self.batch_size = batch_size
         self.device = device
         self.n_jobs = n_jobs
@@ -645,29 +788,90 @@ class BaseDeepHasher(BaseHasher):
             sup = self._check_supervision(y, pairs, n, kind=self._similarity_kind())
             device = _resolve_device(self.device)
             random_state = check_random_state(self.random_state)
-            seeds = [int(s) for s in random_state.randint(np.iinfo(np.int32).max, size=2)]
+            # Seeds of: initialisation and batch order, dropout, bank subsets, the
+            # validation split (the first two as before these existed, so a fit
+            # that uses neither of the others is unchanged).
+            seeds = [int(s) for s in random_state.randint(np.iinfo(np.int32).max, size=4)]
+            X32, sup, validation = self._validation_split(X32, sup, seeds[3])
+            self.__dict__.pop("_partial_fit_state", None)
             try:
                 with _torch_threads(self.n_jobs):
                     self._fit_state = {}
-                    self._train(X32, sup, device, seeds)
+                    self._train(X32, sup, device, seeds, validation)
             finally:
                 self.__dict__.pop("_fit_state", None)
         return self
 
-    def _train(self, X32, sup, device, seeds):
+    def _validation_split(self, X32, sup, seed):
+        """(X32, sup) of the training part and the held-out part, or None, for early stopping."""
+        if self.early_stopping is False:
+            return X32, sup, None
+        n = X32.shape[0]
+        strict = self.early_stopping is True
+        if sup is None or not sup.from_labels:
+            if strict:
+                raise ValueError(
+                    "early_stopping=True scores retrieval of held-out samples by shared "
+                    "labels, so it needs class labels y (or a label indicator matrix); "
+                    f"{'pairs= give' if sup is not None else 'an unsupervised fit gives'} "
+                    "no relevance for them. Use early_stopping=False or 'auto' (off "
+                    "without labels)."
+                )
+            return X32, sup, None
+        if not strict and self.validation_fraction * n < _MIN_AUTO_VALIDATION:
+            return X32, sup, None
+        train, held = _stratified_holdout(
+            sup, self.validation_fraction, np.random.RandomState(seed)
+        )
+        reason = None
+        if len(held) == 0:
+            reason = (
+                f"validation_fraction={self.validation_fraction} of {n} samples holds out "
+                "no sample (a class's last sample is never held out)"
+            )
+        else:
+            try:
+                train_sup = check_supervision(
+                    sup.labels[train], n_samples=len(train), kind=sup.kind
+                )
+            except ValueError as exc:
+                reason = f"the training part left by the split cannot train: {exc}"
+        if reason is not None:
+            if strict:
+                raise ValueError(
+                    f"early_stopping=True cannot split these {n} samples: {reason}. "
+                    "Give more samples per class, a larger validation_fraction, or "
+                    "early_stopping=False."
+                )
+            return X32, sup, None
+        # The indicator from 1-D labels says multilabel; keep the caller's.
+        train_sup.multilabel = sup.multilabel
+        Y = sup.labels
+        labels = Y if sup.multilabel else Y.indices
+        validation = {
+            "X": X32[held],
+            "y": labels[held],
+            "y_train": labels[train],
+        }
+        return X32[train], train_sup, validation
+
+    def _train(self, X32, sup, device, seeds, validation=None):
         # The fit's own generators, never torch's global ones (shared by every
         # thread): initialisation and batch order on the CPU, dropout on the device.
         # One generator each, so that the batch order does not depend on how many
         # weights the network has, nor the masks on the batch order.
         init_generator = torch.Generator().manual_seed(seeds[0])
-        generator = torch.Generator().manual_seed(seeds[0])
+        generators = {
+            "order": torch.Generator().manual_seed(seeds[0]),
+            "bank": torch.Generator().manual_seed(seeds[2]),
+        }
         dropout_generator = torch.Generator(device=device).manual_seed(seeds[1])
         module = self._build_module(X32.shape[1], init_generator).to(device)
         _warn_global_rng_layers(module)
         _set_dropout_generator(module, dropout_generator)
         tsup = None if sup is None else PairSupervision(sup, device)
         try:
-            self._train_module(module, X32, tsup, device, generator)
+            self._train_module(module, X32, tsup, device, generators, validation)
         except FloatingPointError:
             # Rebuilt as it started: same seed, same weights.
             initial = self._build_module(X32.shape[1], torch.Generator().manual_seed(seeds[0]))
@@ -676,8 +880,66 @@ class BaseDeepHasher(BaseHasher):
         finally:
             _set_dropout_generator(module, None)
 
-    def _train_module(self, module, X32, tsup, device, generator):
+    def _bank_size(self, n):
+        """Bank rows each batch is paired with: all n, or ``n_bank_samples`` of them."""
+        if self.n_bank_samples is None or n <= self.n_bank_samples:
+            return n
+        return int(self.n_bank_samples)
+
+    def _run_epoch(self, module, X32, tsup, bank, optimizer, device, generators, epoch):
+        """One pass over X32 in a random order; returns the mean loss per sample."""
         n = X32.shape[0]
+        m = self._bank_size(n)
+        module.train()
+        order = torch.randperm(n, generator=generators["order"])
+        if m < n:
+            # Each batch pairs with m consecutive entries (cyclically) of one
+            # permutation per epoch: O(m) per batch, no repeat within a batch, and
+            # every sample in about as many batches' pairs.
+            columns = torch.randperm(n, generator=generators["bank"]).to(device)
+            offset = 0
+            window = torch.arange(m, device=device)
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        for idx in self._batches(n, order):
+            xb = torch.from_numpy(X32[idx.numpy()]).to(device, non_blocking=True)
+            idx_dev = idx.to(device)
+            z = self._check_output(module(xb), xb.shape[0], self.n_bits)
+            bank[idx_dev] = z.detach().to(torch.float32)
+            if m < n:
+                cols = columns[(window + offset) % n]
+                offset = (offset + m) % n
+                loss = self._batch_loss(z, idx_dev, bank[cols], _BankSubset(tsup, cols))
+            else:
+                loss = self._batch_loss(z, idx_dev, bank, tsup)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            self.n_steps_ += 1
+            total += loss.detach().to(torch.float64) * len(idx)
+        epoch_loss = float(total) / n
+        if not math.isfinite(epoch_loss):
+            raise FloatingPointError(
+                f"the training loss became {epoch_loss} in epoch {epoch + 1}, "
+                "while the initial network's loss is finite on every minibatch; "
+                f"try a smaller learning rate (got lr={self.lr})."
+            )
+        return epoch_loss
+
+    def _validation_score(self, module, bank, validation, device):
+        """mAP@1000 of the held-out codes against the training codes (bank signs)."""
+        queries = self._forward_all(module, validation["X"], device, self.n_bits)
+        db = torch.where(bank >= 0, 1, -1).to(torch.int8).cpu().numpy()
+        queries = torch.where(queries >= 0, 1, -1).to(torch.int8).cpu().numpy()
+        return mean_average_precision(
+            queries,
+            validation["y"],
+            db,
+            validation["y_train"],
+            k=min(_VALIDATION_DEPTH, db.shape[0]),
+            n_jobs=self.n_jobs,
+        )
+
+    def _train_module(self, module, X32, tsup, device, generators, validation=None):
         self.n_steps_ = 0
         bank = self._forward_all(module, X32, device, self.n_bits)
         self._init_loss_state(bank, tsup)
@@ -686,7 +948,9 @@ class BaseDeepHasher(BaseHasher):
             raise ValueError("the network has no trainable parameter.")
         optimizer = self._make_optimizer(params)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor())
-        loss_curve = []
+        loss_curve, scores = [], []
+        best = None  # (score, weights, hooks' state) of the best epoch
+        stale = 0
         bar = None
         if self.verbose > 0:
             from tqdm.auto import tqdm
@@ -694,42 +958,45 @@ class BaseDeepHasher(BaseHasher):
             bar = tqdm(total=self.max_epochs, desc=type(self).__name__, unit="epoch")
         try:
             for epoch in range(self.max_epochs):
-                module.train()
-                order = torch.randperm(n, generator=generator)
-                total = torch.zeros((), dtype=torch.float64, device=device)
-                for idx in self._batches(n, order):
-                    xb = torch.from_numpy(X32[idx.numpy()]).to(device, non_blocking=True)
-                    idx_dev = idx.to(device)
-                    z = self._check_output(module(xb), xb.shape[0], self.n_bits)
-                    bank[idx_dev] = z.detach().to(torch.float32)
-                    loss = self._batch_loss(z, idx_dev, bank, tsup)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    self.n_steps_ += 1
-                    total += loss.detach().to(torch.float64) * len(idx)
-                epoch_loss = float(total) / n
-                if not math.isfinite(epoch_loss):
-                    raise FloatingPointError(
-                        f"the training loss became {epoch_loss} in epoch {epoch + 1}, "
-                        "while the initial network's loss is finite on every minibatch; "
-                        f"try a smaller learning rate (got lr={self.lr})."
-                    )
+                epoch_loss = self._run_epoch(
+                    module, X32, tsup, bank, optimizer, device, generators, epoch
+                )
                 loss_curve.append(epoch_loss)
                 scheduler.step()
                 self._end_of_epoch(bank)
+                postfix = {"epoch": epoch + 1, "loss": f"{epoch_loss:.4g}"}
+                if validation is not None:
+                    score = self._validation_score(module, bank, validation, device)
+                    scores.append(score)
+                    # As MLPClassifier: any improvement keeps the weights, only one
+                    # by more than tol resets the patience.
+                    stale = 0 if best is None or score > best[0] + self.tol else stale + 1
+                    if best is None or score > best[0]:
+                        best = (score, _snapshot(module.state_dict()), _snapshot(self._fit_state))
+                    postfix.update(
+                        val_map=f"{score:.4f}",
+                        best=f"{best[0]:.4f}",
+                        no_change=f"{stale}/{self.n_iter_no_change}",
+                    )
                 if bar is not None:
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{epoch_loss:.4g}")
+                    bar.set_postfix(postfix)
                     bar.update(1)
+                if validation is not None and stale >= self.n_iter_no_change:
+                    break
         finally:
             if bar is not None:
                 bar.close()
+        if best is not None:
+            module.load_state_dict(best[1])
+            self._fit_state = best[2]
         self._end_of_fit()
         module.eval()
         self.module_ = module
         self.device_ = device
         self.loss_curve_ = loss_curve
         self.n_iter_ = len(loss_curve)
+        self.validation_scores_ = scores if validation is not None else None
+        self.best_validation_score_ = None if best is None else best[0]
         self._set_n_features_out()
 
     def _check_initial_loss(self, module, X32, tsup, device):
@@ -740,10 +1007,16 @@ class BaseDeepHasher(BaseHasher):
         rate, involved), the features are too large for the loss in float32.
         """
         bank = self._forward_all(module, X32, device, self.n_bits)
+        n = X32.shape[0]
+        m = self._bank_size(n)
+        cols = torch.arange(m, device=device)
         with torch.no_grad():
-            for rows in self._batches(X32.shape[0]):
+            for rows in self._batches(n):
                 idx = torch.arange(rows.start, rows.stop, device=device)
-                loss = self._batch_loss(bank[idx], idx, bank, tsup)
+                if m < n:
+                    loss = self._batch_loss(bank[idx], idx, bank[cols], _BankSubset(tsup, cols))
+                else:
+                    loss = self._batch_loss(bank[idx], idx, bank, tsup)
                 if torch.isfinite(loss).all():
                     continue
                 raise ValueError(

@@ -70,6 +70,20 @@ class HashNetHasher(BaseDeepHasher):
     lr_schedule : {"constant", "cosine"} or callable, default="constant"
         Learning-rate multiplier per epoch (callable: ``epoch -> factor``).
     max_epochs : int, default=50
+        Passes over the training set (at most, with early stopping).
+    early_stopping : bool or "auto", default="auto"
+        Hold out ``validation_fraction`` of the samples (stratified), score the
+        retrieval mAP@1000 of their codes against the training codes after each
+        epoch, stop after ``n_iter_no_change`` epochs without an improvement of more
+        than ``tol``, and keep the best epoch's network. ``"auto"``: on with labels
+        when at least 200 samples would be held out. See
+        :class:`~skhash.deep.BaseDeepHasher`.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+    n_bank_samples : int or None, default=10_000
+        Training samples each minibatch is paired with (all of them up to this
+        many); an epoch costs O(n_samples * n_bank_samples).
     batch_size : int, default=64
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         ``"auto"``: CUDA when available, else the CPU. ``"cuda"`` without CUDA
@@ -197,6 +211,11 @@ class HashNetHasher(BaseDeepHasher):
         momentum=0.9,
         lr_schedule="constant",
         max_epochs=50,
+        early_stopping="auto",
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        n_bank_samples=10_000,
         batch_size=64,
         device="auto",
         n_jobs=None,
@@ -214,6 +233,11 @@ class HashNetHasher(BaseDeepHasher):
             momentum=momentum,
             lr_schedule=lr_schedule,
             max_epochs=max_epochs,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            n_bank_samples=n_bank_samples,
             batch_size=batch_size,
             device=device,
             n_jobs=n_jobs,
