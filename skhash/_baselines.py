@@ -117,7 +117,8 @@ def _principal_directions_from_covariance(C, n_components):
 
 
 def _fit_pca(estimator, X):
-    """Mean, top principal directions, their variances and the total variance of X.
+    """Mean, top principal directions, their variances and the total variance of X
+    (None unless ``verbose``: it costs a pass over the centred data).
 
     float64 X: the SVD of the centred data, as scikit-learn's PCA. float32 X: the
     eigenvectors of the covariance matrix accumulated in float64 over row chunks, so the
@@ -128,7 +129,7 @@ def _fit_pca(estimator, X):
         mean, Xc = _centred(estimator, X)
         with np.errstate(over="ignore", invalid="ignore"):
             P, variances = _principal_directions(Xc, n_bits)
-            total = np.sum(Xc * Xc) / max(X.shape[0] - 1, 1)
+            total = np.vdot(Xc, Xc) / max(X.shape[0] - 1, 1) if estimator.verbose else None
         return mean, P, variances, total
     mean = _column_sums(X) / X.shape[0]
     C = _covariance(X, mean)
