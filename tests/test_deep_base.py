@@ -749,3 +749,87 @@ def test_verbose_bar_shows_validation_map_and_patience(all_digits, capsys):
     err = capsys.readouterr().err
     assert "epoch=2" in err and "loss=" in err and "val_map=0." in err
     assert "best=0." in err and "no_change=" in err and "/10" in err
+
+
+def _memmap(tmp_path, X):
+    mm = np.memmap(tmp_path / "X.f32", dtype=np.float32, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    return np.memmap(tmp_path / "X.f32", dtype=np.float32, mode="r", shape=X.shape)
+
+
+def test_partial_fit_over_memmap_chunks_learns_retrieval(all_digits, tmp_path):
+    """Chunks of a memory-mapped array, one epoch per call, train the network."""
+    X, y = all_digits
+    mm = _memmap(tmp_path, X[:1500])
+    h = _PairHasher(**_fast(lr=1e-2))
+    for call in range(15):
+        start = 300 * (call % 5)
+        h.partial_fit(mm[start : start + 300], y[start : start + 300], classes=np.arange(10))
+        assert len(h.loss_curve_) == h.n_iter_ == call + 1
+    untrained = _PairHasher(**_fast(lr_schedule=lambda epoch: 0.0)).fit(X[:1500], y[:1500])
+    q, db = slice(1500, None), slice(None, 1500)
+
+    def query_map(est):
+        return mean_average_precision(est.transform(X[q]), y[q], est.transform(X[db]), y[db])
+
+    assert query_map(h) > query_map(untrained) + 0.2
+    assert h.n_steps_ == 15 * 5 and h.validation_scores_ is None
+
+
+def test_partial_fit_checks_features_and_classes_between_calls(all_digits):
+    """Another feature count, or a class the first call did not know, is a ValueError."""
+    X, y = all_digits
+    h = _PairHasher(**_fast()).partial_fit(X[:200], y[:200])
+    codes = h.transform(X)
+    with pytest.raises(ValueError, match="features"):
+        h.partial_fit(X[:200, :10], y[:200])
+    first = y[:200] < 5
+    g = _PairHasher(**_fast()).partial_fit(X[:200][first], y[:200][first])
+    with pytest.raises(ValueError, match=r"classes \[5, 6, 7, 8, 9\] .* pass every class"):
+        g.partial_fit(X[:200], y[:200])
+    np.testing.assert_array_equal(h.transform(X), codes)
+    assert len(h.loss_curve_) == len(g.loss_curve_) == 1
+
+
+def test_fit_after_partial_fit_starts_over(all_digits):
+    """fit() ignores what partial_fit trained: the same codes as a fresh fit."""
+    X, y = all_digits
+    h = _PairHasher(**_fast()).partial_fit(X[:300], y[:300]).partial_fit(X[300:600], y[300:600])
+    h.fit(X[:400], y[:400])
+    fresh = _PairHasher(**_fast()).fit(X[:400], y[:400])
+    np.testing.assert_array_equal(h.decision_function(X), fresh.decision_function(X))
+    assert h.n_iter_ == 3
+
+
+def test_partial_fit_failure_rolls_back_network_and_optimizer(all_digits):
+    """A failing call leaves the model as before it: the next calls train as if it never ran."""
+    X, y = all_digits
+    chunks = [(X[:300], y[:300]), (X[300:600], y[300:600])]
+    twin = _RecordingHasher(**_fast())
+    h = _RecordingHasher(**_fast())
+    for est in (twin, h):
+        est.partial_fit(*chunks[0])
+    codes = h.transform(X)
+    h.fail_in_epoch = 0
+    with pytest.raises(RuntimeError, match="hook failed"):
+        h.partial_fit(*chunks[1])
+    np.testing.assert_array_equal(h.transform(X), codes)
+    assert len(h.loss_curve_) == 1 and not hasattr(h, "_fit_state")
+    h.fail_in_epoch = None
+    for est in (twin, h):
+        est.partial_fit(*chunks[1])
+    np.testing.assert_array_equal(h.decision_function(X), twin.decision_function(X))
+
+
+@pytest.mark.parametrize("cls", [HashNetHasher, FisherHasher, DHAHasher])
+def test_shipped_hashers_train_by_partial_fit_with_all_classes_known(all_digits, cls):
+    """Each deep hasher trains on chunks; Fisher keeps one centre per class of classes=."""
+    X, y = all_digits
+    h = cls(n_bits=8, hidden_layer_sizes=(32,), random_state=0)
+    first = y[:300] < 5
+    h.partial_fit(X[:300][first], y[:300][first], classes=np.arange(10))
+    h.partial_fit(X[300:600], y[300:600])
+    assert h.n_iter_ == 2 and np.isfinite(h.loss_curve_).all()
+    if cls is FisherHasher:
+        assert h.centers_.shape == (10, 8)

@@ -8,6 +8,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from joblib import effective_n_jobs
 from sklearn.base import _fit_context
@@ -16,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import validate_data
 
 from .._base import BaseHasher, IntInterval, rollback_on_error
-from .._supervision import check_supervision
+from .._supervision import check_supervision, encode_class_labels
 from ..metrics import mean_average_precision
 
 __all__ = ["BaseDeepHasher", "DeviceWarning", "PairSupervision"]
@@ -262,6 +263,9 @@ def _set_dropout_generator(module, generator):
 
 def _float32(X):
     """``X`` as a C-contiguous float32 array; a ValueError if a value does not fit."""
+    if X.dtype == np.float32 and X.flags.c_contiguous:
+        # Validated (finite) already; a memory-mapped array stays mapped, not copied.
+        return X
     with np.errstate(over="ignore"):
         X32 = np.ascontiguousarray(X, dtype=np.float32)
     if not np.isfinite(X32).all():
@@ -733,7 +737,10 @@ class BaseDeepHasher(BaseHasher):
         outputs = []
         with torch.no_grad():
             for rows in self._batches(X32.shape[0]):
-                xb = torch.from_numpy(X32[rows]).to(device)
+                chunk = X32[rows]
+                if not chunk.flags.writeable:  # a read-only memmap: torch wants to own it
+                    chunk = chunk.copy()
+                xb = torch.from_numpy(chunk).to(device)
                 outputs.append(self._check_output(module(xb), xb.shape[0], n_bits))
         module.train(was_training)
         Z = torch.cat(outputs).to(torch.float32)
@@ -794,6 +801,7 @@ class BaseDeepHasher(BaseHasher):
             seeds = [int(s) for s in random_state.randint(np.iinfo(np.int32).max, size=4)]
             X32, sup, validation = self._validation_split(X32, sup, seeds[3])
             self.__dict__.pop("_partial_fit_state", None)
+            self.__dict__.pop("_partial_classes", None)
             try:
                 with _torch_threads(self.n_jobs):
                     self._fit_state = {}
@@ -999,6 +1007,162 @@ class BaseDeepHasher(BaseHasher):
         self.best_validation_score_ = None if best is None else best[0]
         self._set_n_features_out()
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, pairs=None, classes=None):
+        """Train for one epoch on a chunk of data, continuing from the previous call.
+
+        The first call builds the network (from ``random_state``), the optimizer and
+        the generators; later calls keep them, so a stream of chunks (e.g. slices of
+        an :class:`numpy.memmap` larger than memory) trains like epochs of ``fit``.
+        Each chunk is a training set of its own: its memory bank, its supervision
+        (pairs within the chunk), and the loss hooks' state (class centres, the
+        pair ratio...) are computed from it. There is no early stopping. After
+        ``fit``, or on a loaded model, ``partial_fit`` continues training the fitted
+        network with a new optimizer; ``fit`` always starts over.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The chunk's features; at least 2 samples, the same features every call.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
+            Class labels or a multi-label 0/1 indicator matrix.
+        pairs : array-like of shape (n_pairs, 3) or sparse matrix, default=None
+            Pairwise supervision within the chunk (indices into this chunk's rows).
+        classes : array-like of shape (n_classes,), default=None
+            Every class label of the stream, given on the first call with 1-D ``y``,
+            for hashers that keep a state per class (FisherHasher's centres). Without
+            it the first chunk's classes are all there are, and a later chunk with
+            another class is an error.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more epoch.
+        """
+        with rollback_on_error(self):
+            fitted = hasattr(self, "module_")
+            X = validate_data(
+                self, X, dtype=[np.float32, np.float64], ensure_min_samples=2, reset=not fitted
+            )
+            X32 = _float32(X)
+            y = self._stream_labels(y, classes)
+            sup = self._check_supervision(y, pairs, X.shape[0], kind=self._similarity_kind())
+            state = getattr(self, "_partial_fit_state", None)
+            if state is None:
+                state = self._start_partial_fit(X32.shape[1], fitted)
+            module, optimizer = state["module"], state["optimizer"]
+            saved = (
+                _snapshot(module.state_dict()),
+                copy.deepcopy(optimizer.state_dict()),
+                state["scheduler"].state_dict(),
+                {k: g.get_state() for k, g in state["generators"].items()},
+                state["dropout_generator"].get_state(),
+            )
+            tsup = None if sup is None else PairSupervision(sup, state["device"])
+            try:
+                with _torch_threads(self.n_jobs):
+                    self._fit_state = {}
+                    _set_dropout_generator(module, state["dropout_generator"])
+                    bank = self._forward_all(module, X32, state["device"], self.n_bits)
+                    self._init_loss_state(bank, tsup)
+                    loss = self._run_epoch(
+                        module,
+                        X32,
+                        tsup,
+                        bank,
+                        optimizer,
+                        state["device"],
+                        state["generators"],
+                        getattr(self, "n_iter_", 0),
+                    )
+                    state["scheduler"].step()
+                    self._end_of_epoch(bank)
+                    self._end_of_fit()
+            except BaseException:
+                module.load_state_dict(saved[0])
+                optimizer.load_state_dict(saved[1])
+                state["scheduler"].load_state_dict(saved[2])
+                for k, g in state["generators"].items():
+                    g.set_state(saved[3][k])
+                state["dropout_generator"].set_state(saved[4])
+                raise
+            finally:
+                _set_dropout_generator(module, None)
+                self.__dict__.pop("_fit_state", None)
+            module.eval()
+            self.module_ = module
+            self.device_ = state["device"]
+            self.loss_curve_ = [*getattr(self, "loss_curve_", []), loss]
+            self.n_iter_ = len(self.loss_curve_)
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self._partial_fit_state = state
+            self._set_n_features_out()
+        return self
+
+    def _start_partial_fit(self, n_features, fitted):
+        """Network, optimizer, schedule and generators of a first partial_fit."""
+        random_state = check_random_state(self.random_state)
+        seeds = [int(s) for s in random_state.randint(np.iinfo(np.int32).max, size=4)]
+        if fitted:
+            module, device = self.module_, self.device_
+        else:
+            device = _resolve_device(self.device)
+            module = self._build_module(n_features, torch.Generator().manual_seed(seeds[0]))
+            module = module.to(device)
+            _warn_global_rng_layers(module)
+            self.n_steps_ = 0
+        params = [p for p in module.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("the network has no trainable parameter.")
+        optimizer = self._make_optimizer(params)
+        return {
+            "module": module,
+            "device": device,
+            "optimizer": optimizer,
+            "scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor()),
+            "generators": {
+                "order": torch.Generator().manual_seed(seeds[0]),
+                "bank": torch.Generator().manual_seed(seeds[2]),
+            },
+            "dropout_generator": torch.Generator(device=device).manual_seed(seeds[1]),
+        }
+
+    def _stream_labels(self, y, classes):
+        """1-D labels of a partial_fit chunk as an indicator over the stream's classes.
+
+        The columns stay the same from call to call (the first call's ``classes``,
+        or its chunk's classes), so per-class state lines up across chunks.
+        """
+        if y is None or sp.issparse(y):
+            return y
+        arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] != 1:
+            return arr
+        arr = arr.ravel()
+        known = getattr(self, "_partial_classes", None)
+        if known is None:
+            first = arr if classes is None else np.asarray(classes).ravel()
+            known, _ = encode_class_labels(first, names=["classes" if classes is not None else "y"])
+        elif classes is not None:
+            given, _ = encode_class_labels(np.asarray(classes).ravel(), names=["classes"])
+            if not np.array_equal(given, known):
+                raise ValueError(
+                    f"classes={given.tolist()} differs from the first partial_fit call's "
+                    f"classes {known.tolist()}; pass them on the first call only."
+                )
+        vocabulary, (_, codes) = encode_class_labels(known, arr, names=["classes", "y"])
+        if len(vocabulary) != len(known):
+            unknown = np.setdiff1d(vocabulary, known)
+            raise ValueError(
+                f"y holds classes {unknown.tolist()} that the first partial_fit call did "
+                f"not know (it knew {known.tolist()}); pass every class of the stream as "
+                "classes= to the first partial_fit call."
+            )
+        self._partial_classes = known
+        n = len(arr)
+        return sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, len(known)))
+
     def _check_initial_loss(self, module, X32, tsup, device):
         """A ValueError if the loss of the initial network is not finite on a minibatch.
 
@@ -1047,6 +1211,9 @@ class BaseDeepHasher(BaseHasher):
 
     def __getstate__(self):
         state = dict(super().__getstate__())
+        # The optimizer and generators of partial_fit hold live objects; a loaded
+        # model's next partial_fit starts new ones.
+        state.pop("_partial_fit_state", None)
         if isinstance(state.get("module"), torch.nn.Module):
             # A template on a GPU would pickle its GPU tensors, and fail to load on a
             # machine without one; the user's module itself is left where it is.
