@@ -7,6 +7,7 @@ Run with skhash installed (``pip install -e .``) from the repository root::
     python benchmarks/bench_sch.py --select       # also the validation grid behind the defaults
     python benchmarks/bench_sch.py --sparse       # also the ablation with few pairs per sample
     python benchmarks/bench_sch.py --only ablation --partners 100   # another density
+    python benchmarks/bench_sch.py --scaling      # embedding data, 10k and 100k, encode at 1M
 
 Protocol (the paper's, on skhash.datasets): digits with 20 queries per class, MNIST-5k
 with 100 queries per class, the rest is the database. SCH is trained on 1,000 database
@@ -16,13 +17,30 @@ index. ``--select`` never looks at the queries: it scores database samples outsi
 training set against the rest of the database. Timings are noisy on a shared machine,
 so the load average is printed and ratios measured in the same run are given.
 
+``--scaling`` (issue 14): the embedding-like data of ``benchmarks/_scaling_data.py``
+(100 classes on the unit sphere, 256 dimensions, float32), 64 bits, defaults otherwise.
+Each configuration runs in a fresh subprocess with a time limit, so peak RSS is that
+fit's and a configuration that blows up is reported, not waited for: SCH with its
+defaults (``max_train_samples=1000``) on 10k and 100k samples, the paper's setting as a
+user would reproduce it (``max_train_samples=None`` on a uniform 1,000-sample subset of
+the 100k), and optionally (``--unbounded``) ``max_train_samples=None`` on all 10k.
+mAP@1000 of the 1,000 queries against the codes ``transform`` gives the training set.
+The 100k model then encodes 1M samples of the same generator, 100k rows at a time.
+
 Results: the printed output of recorded runs, each with its machine, date and
-command, is in ``docs/results/bench_sch.txt``;
+command, is in ``docs/results/bench_sch.txt`` and ``docs/results/bench_sch_scaling.txt``;
 docs/user_guide/sch.rst summarises it.
 """
 
 import argparse
+import datetime
+import json
 import os
+import pathlib
+import platform
+import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -275,6 +293,131 @@ def select(names, bits=32, seed=0):
             )
 
 
+def _scaling_worker(config, n_samples):
+    """One scaling configuration, run in its own process; prints one JSON line."""
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    from _scaling_data import make_embeddings
+
+    X, y, X_query, y_query = make_embeddings(n_samples)
+    if config == "subset":
+        train = np.sort(np.random.default_rng(0).choice(n_samples, N_TRAIN, replace=False))
+        model = SCHHasher(64, max_train_samples=None, random_state=0)
+        X_fit, y_fit = X[train], y[train]
+    else:
+        limit = None if config == "unbounded" else 1000
+        model = SCHHasher(64, max_train_samples=limit, random_state=0)
+        X_fit, y_fit = X, y
+    cpu, wall = time.process_time(), time.perf_counter()
+    model.fit(X_fit, y_fit)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    fit_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    enc_cpu, enc_wall = time.process_time(), time.perf_counter()
+    db_codes = model.transform(X)
+    enc_cpu, enc_wall = time.process_time() - enc_cpu, time.perf_counter() - enc_wall
+    score = mean_average_precision(model.transform(X_query), y_query, db_codes, y, k=1000)
+    out = {
+        "fit_wall": wall,
+        "fit_cpu": cpu,
+        "fit_rss_kib": fit_rss,
+        "n_support": len(model.support_vectors_),
+        "n_pairs": model.n_pairs_,
+        "map": float(score),
+        "encode_us": 1e6 * enc_wall / n_samples,
+        "encode_cpu_us": 1e6 * enc_cpu / n_samples,
+    }
+    if config == "default" and n_samples >= 100_000:
+        del X, db_codes
+        X_big, _, _, _ = make_embeddings(1_000_000)
+        enc_cpu, enc_wall = time.process_time(), time.perf_counter()
+        for start in range(0, len(X_big), 100_000):
+            model.transform(X_big[start : start + 100_000])
+        out["encode_1m_us"] = 1e6 * (time.perf_counter() - enc_wall) / len(X_big)
+        out["encode_1m_cpu_us"] = 1e6 * (time.process_time() - enc_cpu) / len(X_big)
+        out["encode_1m_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps(out))
+
+
+def _machine():
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        model = platform.processor() or "?"
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            if "avx512f" in f.read():
+                flags = ", AVX-512"
+    except OSError:
+        pass
+    return f"{model}{flags}, {os.cpu_count()} cores, {platform.system()}"
+
+
+def scaling(limit, unbounded=False):
+    """Fit time, peak RSS, mAP@1000 and encoding cost on embedding data, each in a subprocess."""
+    import numpy
+    import scipy
+    import sklearn
+
+    print(
+        f"## SCH scaling, embedding data (benchmarks/_scaling_data.py: 100 classes, 256 "
+        f"dims, float32), 64 bits, random_state=0, defaults otherwise\n"
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {_machine()}; "
+        f"numpy {numpy.__version__}, scipy {scipy.__version__}, scikit-learn "
+        f"{sklearn.__version__}; time limit {limit} s per configuration; wall times on a "
+        f"machine shared with other jobs, so CPU time (all threads) is given beside them"
+    )
+    configs = [
+        ("default", 10_000, "defaults (max_train_samples=1000), 10k"),
+        ("default", 100_000, "defaults (max_train_samples=1000), 100k"),
+        ("subset", 100_000, "paper's setting: None, on 1,000 of the 100k"),
+    ]
+    if unbounded:
+        configs.append(("unbounded", 10_000, "max_train_samples=None, 10k"))
+    print(
+        "| configuration                                 | fit s (wall) | fit CPU s | peak "
+        "RSS MiB | support vectors | mAP@1000 | encode us/sample (CPU) | load before-after |"
+    )
+    print(
+        "|-----------------------------------------------|--------------|-----------|-------"
+        "-------|-----------------|----------|------------------------|-------------------|"
+    )
+    big = None
+    for config, n, label in configs:
+        before = os.getloadavg()[0]
+        try:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--scaling-worker", config, str(n)],
+                capture_output=True,
+                text=True,
+                timeout=limit,
+                check=True,
+            )
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+        except subprocess.TimeoutExpired:
+            print(f"| {label:<45} | did not finish in {limit} s" + " |" * 6)
+            continue
+        except subprocess.CalledProcessError as err:
+            print(f"| {label:<45} | failed: {err.stderr.strip().splitlines()[-1]}" + " |" * 6)
+            continue
+        after = os.getloadavg()[0]
+        print(
+            f"| {label:<45} | {r['fit_wall']:12.1f} | {r['fit_cpu']:9.1f} | "
+            f"{r['fit_rss_kib'] / 1024:12.0f} | {r['n_support']:15d} | {r['map']:8.3f} | "
+            f"{r['encode_us']:6.1f} ({r['encode_cpu_us']:5.1f})         "
+            f"| {before:5.1f} - {after:5.1f}     |"
+        )
+        if "encode_1m_us" in r:
+            big = r
+    if big is not None:
+        print(
+            f"encoding 1,000,000 samples with the 100k model ({big['n_support']} support "
+            f"vectors), 100k rows per transform call: {big['encode_1m_us']:.1f} us/sample "
+            f"wall, {big['encode_1m_cpu_us']:.1f} us/sample CPU; peak RSS of the process "
+            f"then {big['encode_1m_rss_kib'] / 1024:.0f} MiB (1M x 256 float32 input: 977 MiB)"
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="digits only, one seed")
@@ -285,7 +428,21 @@ def main():
         "--partners", type=int, default=500, help="partners per sample of the main ablation"
     )
     parser.add_argument("--only", choices=["ablation", "time", "select", "sparse"])
+    parser.add_argument(
+        "--scaling", action="store_true", help="embedding data at 10k and 100k, encode at 1M"
+    )
+    parser.add_argument(
+        "--unbounded", action="store_true", help="with --scaling: max_train_samples=None on 10k"
+    )
+    parser.add_argument("--limit", type=float, default=420, help="seconds per configuration")
+    parser.add_argument("--scaling-worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.scaling_worker:
+        _scaling_worker(args.scaling_worker[0], int(args.scaling_worker[1]))
+        return
+    if args.scaling:
+        scaling(args.limit, unbounded=args.unbounded)
+        return
     names = ["digits"] if args.quick else ["digits", "mnist5k"]
     seeds = [0] if args.quick else [0, 1, 2]
     if args.only in (None, "ablation"):

@@ -250,8 +250,10 @@ class SCHHasher(BaseHasher):
       random), so no class is left out by chance. Beyond the subset, fit time grows
       linearly in ``n_samples``: the input check and the encoding of the samples
       outside the subset for ``codes_``, each linear in ``n_samples`` times the
-      number of support vectors (at most ``max_train_samples``), and memory is one
-      float64 copy of ``X``.
+      number of support vectors (at most ``max_train_samples``). Memory beyond ``X``
+      does not grow with ``n_samples`` but for ``codes_``: a float32 ``X`` is not
+      converted (only the subset is, for the SVMs) and the rest is read by blocks of
+      rows.
 
     - Block objective. A block of t bits is fitted to the targets on its own
       affinity (its bits only), as in the paper's ensemble view: the affinity of the
