@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/bench_linear_memory.py                       # 100k and 1M rows
     python benchmarks/bench_linear_memory.py --sizes 100000 --methods itq
     python benchmarks/bench_linear_memory.py --path /tmp/old_checkout   # another tree
+    python benchmarks/bench_linear_memory.py --blas-threads 1   # CPU cost, no BLAS threads
 
 Protocol: the embedding-like training set of issue 14 (``_scaling_data.make_embeddings``:
 100 classes on the unit sphere, 256 features, float32) is generated once per size and
@@ -27,6 +28,10 @@ float32 training set opened as a read-only :class:`numpy.memmap`: wall and CPU t
 rows per second, and the peak of the memory numpy allocated during the call
 (``tracemalloc``). The peak RSS of that process also counts the mapped file's pages the
 call has read (file-backed and reclaimable by the kernel), so it grows with the file.
+
+On a shared machine, BLAS threads waiting for a busy core inflate the CPU time as well
+as the wall-clock time; ``--blas-threads 1`` measures the work itself, which is what an
+idle machine would take at most in wall-clock time.
 
 Each configuration has a time limit (``--timeout``); one that exceeds it is reported
 as such, not waited for. The machine, the date and the load average are printed
@@ -141,7 +146,11 @@ def _make_data(n, directory):
     return paths
 
 
-def _run(code, timeout):
+def _run(code, timeout, blas_threads=None):
+    env = dict(os.environ)
+    if blas_threads is not None:
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = str(blas_threads)
     try:
         out = subprocess.run(
             [sys.executable, "-c", code],
@@ -149,6 +158,7 @@ def _run(code, timeout):
             text=True,
             timeout=timeout,
             check=False,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         return None, f"over the {timeout:.0f} s limit"
@@ -169,16 +179,26 @@ def main(argv=None):
     parser.add_argument("--no-encode", action="store_true", help="skip the memmap encode rows")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="BLAS threads of the measured processes (default: the library's own)",
+    )
+    parser.add_argument(
         "--path", default=str(HERE.parent), help="the checkout whose skhash is measured"
     )
     args = parser.parse_args(argv)
 
     print(f"{time.strftime('%Y-%m-%d %H:%M')}  {_machine()}, load average {os.getloadavg()[0]:.2f}")
-    print(f"skhash from {args.path}; 64 bits, 256 features, random_state=0")
+    threads = args.blas_threads or "library default"
+    print(
+        f"skhash from {args.path}; 64 bits, 256 features, random_state=0; BLAS threads: {threads}"
+    )
     header = (
         f"{'method':<6} {'rows':>9} {'dtype':<8} {'input GB':>8} {'RSS before':>10} "
         f"{'peak RSS':>9} {'x input':>7} {'fit wall':>8} {'fit CPU':>8} {'mAP@1000':>8}  load"
     )
+    imported = None
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             paths = _make_data(n, Path(tmp))
@@ -186,10 +206,11 @@ def main(argv=None):
             for method in args.methods:
                 for dtype in args.dtypes:
                     code = _FIT.format(path=args.path, dtype=dtype, cls=_CLASSES[method], **paths)
-                    r, error = _run(textwrap.dedent(code), args.timeout)
+                    r, error = _run(textwrap.dedent(code), args.timeout, args.blas_threads)
                     if r is None:
                         print(f"{method:<6} {n:>9,} {dtype:<8} {error}")
                         continue
+                    imported = r["skhash"]
                     print(
                         f"{method:<6} {n:>9,} {dtype:<8} {_gb(r['input']):>8} "
                         f"{_gb(r['rss_before']):>10} {_gb(r['rss_after']):>9} "
@@ -200,7 +221,7 @@ def main(argv=None):
                     )
             if not args.no_encode:
                 code = _ENCODE.format(path=args.path, **paths)
-                r, error = _run(textwrap.dedent(code), args.timeout)
+                r, error = _run(textwrap.dedent(code), args.timeout, args.blas_threads)
                 if r is None:
                     print(f"memmap encode {n:,} rows: {error}")
                 else:
@@ -214,7 +235,7 @@ def main(argv=None):
                         f"{r['load'][0]:.1f}-{r['load'][1]:.1f}",
                         flush=True,
                     )
-    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}; skhash imported from {imported}")
 
 
 if __name__ == "__main__":
