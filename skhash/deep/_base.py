@@ -486,6 +486,9 @@ class BaseDeepHasher(BaseHasher):
     Hooks get only what the shipped hashers use; one that needs more (the epoch
     number, the supervision after the first epoch) keeps it in ``_fit_state``.
 
+    Early stopping, ``partial_fit``, the cost of an epoch and the GPU path: read more
+    in the User Guide, :doc:`/user_guide/deep_training`.
+
     Parameters
     ----------
     n_bits : int, default=32
