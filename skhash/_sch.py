@@ -192,8 +192,9 @@ class SCHHasher(BaseHasher):
         (``max_train_samples``), or in no labelled pair (possible with pair
         supervision), has no learned code; its row is the hash functions' output.
     train_indices_ : ndarray of shape (n_train,), dtype int64
-        Sorted indices of the samples whose codes were learned (the training subset
-        drawn by ``max_train_samples``; every sample when none was drawn).
+        Sorted indices of the training subset drawn by ``max_train_samples``, whose
+        codes were learned; every sample when none was drawn (then, with pair
+        supervision, a sample in no pair still has no learned code).
     estimators_ : list of n_bits estimators
         Bit m's hash function: a fitted :class:`sklearn.svm.SVC`, or a
         :class:`sklearn.dummy.DummyClassifier` predicting the constant when the
@@ -251,9 +252,9 @@ class SCHHasher(BaseHasher):
       linearly in ``n_samples``: the input check and the encoding of the samples
       outside the subset for ``codes_``, each linear in ``n_samples`` times the
       number of support vectors (at most ``max_train_samples``). Memory beyond ``X``
-      does not grow with ``n_samples`` but for ``codes_``: a float32 ``X`` is not
-      converted (only the subset is, for the SVMs) and the rest is read by blocks of
-      rows.
+      grows by about ``n_bits + 40`` bytes per sample (``codes_``, the labels,
+      index arrays): a float32 ``X`` is not converted (only the subset is, for the SVMs)
+      and the rest is read by blocks of rows.
 
     - Block objective. A block of t bits is fitted to the targets on its own
       affinity (its bits only), as in the paper's ensemble view: the affinity of the
