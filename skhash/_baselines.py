@@ -484,10 +484,10 @@ class ITQHasher(_LinearHasher):
     of a chunk are used for their share of ``Vᵀ B`` and dropped, and the quantization
     error follows from the Procrustes step's singular values ``S``:
     ``||B − V R||² = n_samples n_bits + ||V||² − 2 Σ S``. The principal directions are
-    found as by :class:`PCAHasher`: float64 input through the SVD of the centred data
-    (a few copies of X in memory), float32 input through the covariance matrix, without
-    a copy of X. For float32 input the fit adds the float32 projections (``n_samples ×
-    n_bits``) to X and little else; it takes O(n_samples n_features²) time for the
+    found as by :class:`~skhash.PCAHasher`: float64 input through the SVD of the
+    centred data (a few copies of X in memory), float32 input through the covariance
+    matrix, without a copy of X. For float32 input the fit adds the float32 projections
+    (``n_samples × n_bits``) to X and little else; it takes O(n_samples n_features²) time for the
     directions and O(n_samples n_bits²) per iteration. The fitted attributes are float64
     for either dtype; float32 queries are hashed in float32. There is no
     ``partial_fit``: every iteration needs the projections of all the samples.
