@@ -194,3 +194,30 @@ def test_grid_search_in_threads_scores_like_a_serial_one(digits):
     np.testing.assert_array_equal(
         threaded.best_estimator_.transform(X), serial.best_estimator_.transform(X)
     )
+
+
+def _sphere_classes(n_samples, n_classes=100, n_features=128, sigma=0.1, seed=0):
+    """Unit-length noisy copies of random unit centres, labels balanced (train + queries)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_classes, n_features))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    y = np.arange(n_samples) % n_classes
+    X = centres[y] + sigma * rng.standard_normal((n_samples, n_features))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X.astype(np.float32), y
+
+
+def test_many_classes_same_quality_on_unit_length_and_raw_scale_features():
+    """100 classes, defaults: features times 100 code as well as unit-length ones, above ITQ."""
+    X, y = _sphere_classes(2200)
+    X_db, y_db, X_q, y_q = X[:2000], y[:2000], X[2000:], y[2000:]
+    scores = {}
+    for scale in (1.0, 100.0):
+        h = HashNetHasher(64, max_epochs=15, random_state=0).fit(X_db * scale, y_db)
+        scores[scale] = mean_average_precision(
+            h.transform(X_q * scale), y_q, h.transform(X_db * scale), y_db, k=100
+        )
+    itq = ITQHasher(64, random_state=0).fit(X_db)
+    itq_map = mean_average_precision(itq.transform(X_q), y_q, itq.transform(X_db), y_db, k=100)
+    assert abs(scores[100.0] - scores[1.0]) < 0.02, scores
+    assert min(scores.values()) >= itq_map, (scores, itq_map)

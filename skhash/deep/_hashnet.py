@@ -155,6 +155,13 @@ class HashNetHasher(BaseDeepHasher):
       fine-tuning (pass a ``module`` for end-to-end training on raw inputs), and
       Adam rather than SGD with the hash layer's learning rate 10 times the
       backbone's.
+    - Output scale: the default MLP ends with a batch normalisation of its K outputs
+      without a learned scale or shift, so ``z`` has zero mean and unit variance per
+      bit on the training data whatever the scale of the features (raw, standardised
+      or L2-normalised). Without it, ``tanh(βz)`` saturates where the features are
+      large (its gradient vanishes, and the outputs kept growing while the codes got
+      worse), and β's schedule meant something different for every input scale.
+      A ``module`` you pass is used as it is.
     - The loss is ``softplus(α⟨h_i, h_j⟩) − α s_ij ⟨h_i, h_j⟩``, exact and finite
       for any inner product (the authors' code switches to a linear form above a
       threshold).
@@ -252,6 +259,13 @@ class HashNetHasher(BaseDeepHasher):
         self.beta_gamma = beta_gamma
         self.beta_power = beta_power
         self.beta_step = beta_step
+
+    def _build_module(self, n_features, generator):
+        module = super()._build_module(n_features, generator)
+        if self.module is None:
+            # Outputs at unit scale whatever the features' scale (see Notes).
+            module.append(torch.nn.BatchNorm1d(self.n_bits, affine=False))
+        return module
 
     def _beta(self, n_steps):
         """β after ``n_steps`` optimizer steps (the authors' stepped schedule)."""
