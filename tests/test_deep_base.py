@@ -833,3 +833,26 @@ def test_shipped_hashers_train_by_partial_fit_with_all_classes_known(all_digits,
     assert h.n_iter_ == 2 and np.isfinite(h.loss_curve_).all()
     if cls is FisherHasher:
         assert h.centers_.shape == (10, 8)
+
+
+def test_validation_scoring_runs_in_bounded_chunks(monkeypatch):
+    """Early stopping scores the held-out part in chunks of a bounded size, not in
+    blocks of scikit-learn's working_memory (1 GiB by default: 1.2 GB more peak
+    memory at 100k samples)."""
+    from sklearn import get_config
+
+    from skhash.deep import _base as deep_base
+
+    budgets = []
+
+    def recording_map(*args, **kwargs):
+        budgets.append(get_config()["working_memory"])
+        return mean_average_precision(*args, **kwargs)
+
+    monkeypatch.setattr(deep_base, "mean_average_precision", recording_map)
+    X, y = load_digits(return_X_y=True)
+    hasher = HashNetHasher(
+        n_bits=8, max_epochs=2, early_stopping=True, random_state=0, device="cpu"
+    ).fit(X / 16, y)
+    assert len(budgets) == len(hasher.validation_scores_) == 2
+    assert max(budgets) <= 64

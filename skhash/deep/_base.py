@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from joblib import effective_n_jobs
+from sklearn import config_context, get_config
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
@@ -28,6 +29,8 @@ _VALIDATION_DEPTH = 1000
 #: Held-out samples early_stopping="auto" needs: a mAP over q queries has a standard
 #: error of about 0.3 / sqrt(q), 0.02 at 200, small against the changes it must see.
 _MIN_AUTO_VALIDATION = 200
+#: MiB of the validation scoring's chunks (less if sklearn's working_memory is lower).
+_VALIDATION_WORKING_MEMORY = 64
 
 
 class DeviceWarning(UserWarning):
@@ -941,14 +944,18 @@ class BaseDeepHasher(BaseHasher):
         queries = self._forward_all(module, validation["X"], device, self.n_bits)
         db = torch.where(bank >= 0, 1, -1).to(torch.int8).cpu().numpy()
         queries = torch.where(queries >= 0, 1, -1).to(torch.int8).cpu().numpy()
-        return mean_average_precision(
-            queries,
-            validation["y"],
-            db,
-            validation["y_train"],
-            k=min(_VALIDATION_DEPTH, db.shape[0]),
-            n_jobs=self.n_jobs,
-        )
+        # The metric's chunks fill working_memory (1 GiB by default): within a fit,
+        # where the network and data already take memory, score in smaller chunks.
+        budget = min(get_config()["working_memory"], _VALIDATION_WORKING_MEMORY)
+        with config_context(working_memory=budget):
+            return mean_average_precision(
+                queries,
+                validation["y"],
+                db,
+                validation["y_train"],
+                k=min(_VALIDATION_DEPTH, db.shape[0]),
+                n_jobs=self.n_jobs,
+            )
 
     def _train_module(self, module, X32, tsup, device, generators, validation=None):
         self.n_steps_ = 0
