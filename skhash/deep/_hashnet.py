@@ -111,9 +111,15 @@ class HashNetHasher(BaseDeepHasher):
     loss_curve_ : list of float
         Mean training loss per epoch.
     n_iter_ : int
-        Epochs run.
+        Epochs run (fewer than ``max_epochs`` when early stopping stopped them).
     n_steps_ : int
         Optimizer steps taken.
+    validation_scores_ : list of float or None
+        Query mAP@1000 of the held-out part after each epoch (early stopping);
+        None without early stopping.
+    best_validation_score_ : float or None
+        The best of them, whose epoch's network is kept; None without early
+        stopping.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
