@@ -1,6 +1,7 @@
 """BaseDeepHasher: training loop, supervision, devices, threads, seeding, pickling, errors."""
 
 import io
+import os
 import pickle
 import threading
 import warnings
@@ -856,3 +857,31 @@ def test_validation_scoring_runs_in_bounded_chunks(monkeypatch):
     ).fit(X / 16, y)
     assert len(budgets) == len(hasher.validation_scores_) == 2
     assert max(budgets) <= 64
+
+
+def test_early_stopping_keeps_the_fits_torch_threads():
+    """Scoring the held-out part (numba kernels) leaves torch on the fit's thread count:
+    in a fresh process, numba's first parallel launch used to switch torch to every
+    core for the rest of the fit (ten times slower per epoch on a busy machine)."""
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np, torch
+from sklearn.datasets import load_digits
+from skhash import HashNetHasher
+counts = []
+class Recording(HashNetHasher):
+    def _batch_loss(self, z, idx, bank, sup):
+        counts.append(torch.get_num_threads())
+        return super()._batch_loss(z, idx, bank, sup)
+X, y = load_digits(return_X_y=True)
+Recording(n_bits=8, hidden_layer_sizes=(16,), max_epochs=2, batch_size=400,
+          early_stopping=True, n_jobs=1, random_state=0, device="cpu").fit(X / 16, y)
+print(sorted(set(counts)))
+"""
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[1]", out.stdout + out.stderr

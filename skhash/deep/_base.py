@@ -947,15 +947,22 @@ class BaseDeepHasher(BaseHasher):
         # The metric's chunks fill working_memory (1 GiB by default): within a fit,
         # where the network and data already take memory, score in smaller chunks.
         budget = min(get_config()["working_memory"], _VALIDATION_WORKING_MEMORY)
-        with config_context(working_memory=budget):
-            return mean_average_precision(
-                queries,
-                validation["y"],
-                db,
-                validation["y_train"],
-                k=min(_VALIDATION_DEPTH, db.shape[0]),
-                n_jobs=self.n_jobs,
-            )
+        # numba's first parallel launch (its OpenMP layer starting) sets the calling
+        # thread's OpenMP count, which torch reads: put the fit's torch threads back,
+        # or the rest of the fit runs small batches on every core.
+        torch_threads = torch.get_num_threads()
+        try:
+            with config_context(working_memory=budget):
+                return mean_average_precision(
+                    queries,
+                    validation["y"],
+                    db,
+                    validation["y_train"],
+                    k=min(_VALIDATION_DEPTH, db.shape[0]),
+                    n_jobs=self.n_jobs,
+                )
+        finally:
+            torch.set_num_threads(torch_threads)
 
     def _train_module(self, module, X32, tsup, device, generators, validation=None):
         self.n_steps_ = 0
